@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hopseal/hopseal/internal/config"
+	"github.com/hopseal/hopseal/internal/sidecar"
+)
+
+func proxyCmd(g *globals) *cobra.Command {
+	var path string
+	var check bool
+	cmd := &cobra.Command{
+		Use:   "proxy",
+		Short: "Run a workload's mutual-TLS proxy (SIGHUP renews its certificate now)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadProxyConfig(path)
+			if err != nil {
+				return err
+			}
+			if check {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", path)
+				return nil
+			}
+			log, err := g.logger("json")
+			if err != nil {
+				return err
+			}
+			sc, err := sidecar.New(cfg, sidecar.Options{Log: log})
+			if err != nil {
+				return err
+			}
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					log.Info("SIGHUP: renewing SVID now")
+					sc.Agent().RenewNow()
+				}
+			}()
+			attrs := []any{}
+			for _, in := range cfg.Inbound {
+				attrs = append(attrs, "inbound."+in.Name, sc.Addr(in.Name).String())
+			}
+			for _, out := range cfg.Outbound {
+				attrs = append(attrs, "outbound."+out.Name, sc.Addr(out.Name).String())
+			}
+			if a := sc.AdminAddr(); a != nil {
+				attrs = append(attrs, "admin", a.String())
+			}
+			log.Info("proxy listening", attrs...)
+			return sc.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&path, "config", "c", "/etc/hopseal/proxy.yaml", "proxy configuration file (YAML)")
+	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration file and exit")
+	return cmd
+}
+
+func loadProxyConfig(path string) (*config.Proxy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--config: %w", err)
+	}
+	cfg, err := config.ParseProxy(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,281 @@
+// Package config reads hopseal's proxy configuration file: strict YAML
+// decoding into a file-shaped struct, then validation into a runtime value.
+// Every error names the key path, the bad value and the fix.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxFileSize caps a configuration file before parsing.
+const MaxFileSize = 1 << 20
+
+// ProxyFile is the YAML file as written by users.
+type ProxyFile struct {
+	SPIFFEID    string         `yaml:"spiffe_id"`
+	TrustDomain string         `yaml:"trust_domain"`
+	CA          CAFile         `yaml:"ca"`
+	DataDir     string         `yaml:"data_dir"`
+	WorkloadAPI WorkloadFile   `yaml:"workload_api"`
+	Admin       AdminFile      `yaml:"admin"`
+	Inbound     []InboundFile  `yaml:"inbound"`
+	Outbound    []OutboundFile `yaml:"outbound"`
+}
+
+type CAFile struct {
+	Address       string `yaml:"address"`
+	BundleFile    string `yaml:"bundle_file"`
+	JoinTokenFile string `yaml:"join_token_file"`
+	SVIDTTL       string `yaml:"svid_ttl"`
+}
+
+type WorkloadFile struct {
+	Socket string `yaml:"socket"`
+}
+
+type AdminFile struct {
+	Listen string `yaml:"listen"`
+}
+
+type InboundFile struct {
+	Name    string   `yaml:"name"`
+	Listen  string   `yaml:"listen"`
+	Forward string   `yaml:"forward"`
+	Allow   []string `yaml:"allow"`
+}
+
+type OutboundFile struct {
+	Name     string `yaml:"name"`
+	Listen   string `yaml:"listen"`
+	Upstream string `yaml:"upstream"`
+	ServerID string `yaml:"server_id"`
+}
+
+// Proxy is a validated configuration. File paths are not read yet.
+type Proxy struct {
+	ID             spiffeid.ID // zero: whatever the join token grants
+	TrustDomain    spiffeid.TrustDomain
+	CAAddress      string
+	BundleFile     string
+	JoinTokenFile  string
+	SVIDTTL        time.Duration
+	DataDir        string
+	WorkloadSocket string
+	AdminListen    string
+	Inbound        []Inbound
+	Outbound       []Outbound
+}
+
+type Inbound struct {
+	Name    string
+	Listen  string
+	Forward string
+	Allow   []spiffeid.ID
+}
+
+type Outbound struct {
+	Name     string
+	Listen   string
+	Upstream string
+	ServerID spiffeid.ID
+}
+
+// ParseProxy decodes YAML strictly (unknown keys are errors) and validates it.
+func ParseProxy(data []byte) (*Proxy, error) {
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("config: file is %d bytes, over the %d-byte limit", len(data), MaxFileSize)
+	}
+	var f ProxyFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("config: file is empty; see the README for an example proxy configuration")
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return f.Validate()
+}
+
+// Validate checks the file and returns the runtime configuration. It never
+// changes f; all problems are reported together.
+func (f ProxyFile) Validate() (*Proxy, error) {
+	var errs errList
+	p := &Proxy{
+		CAAddress: f.CA.Address, BundleFile: f.CA.BundleFile, JoinTokenFile: f.CA.JoinTokenFile,
+		DataDir: f.DataDir, WorkloadSocket: f.WorkloadAPI.Socket, AdminListen: f.Admin.Listen,
+	}
+	if f.SPIFFEID != "" {
+		id, err := spiffeid.FromString(f.SPIFFEID)
+		switch {
+		case err != nil:
+			errs.add("spiffe_id", f.SPIFFEID, "%v; write spiffe://<trust-domain>/<path>", err)
+		case id.Path() == "":
+			errs.add("spiffe_id", f.SPIFFEID, "has no path; write e.g. spiffe://%s/ns/shop/sa/orders", id.TrustDomain())
+		default:
+			p.ID, p.TrustDomain = id, id.TrustDomain()
+		}
+	}
+	if f.TrustDomain != "" {
+		td, err := spiffeid.TrustDomainFromString(f.TrustDomain)
+		switch {
+		case err != nil:
+			errs.add("trust_domain", f.TrustDomain, "%v; write a name such as example.org", err)
+		case !p.TrustDomain.IsZero() && td != p.TrustDomain:
+			errs.add("trust_domain", f.TrustDomain, "differs from spiffe_id's trust domain %s; drop one or make them agree", p.TrustDomain)
+		default:
+			p.TrustDomain = td
+		}
+	}
+	if p.TrustDomain.IsZero() && f.SPIFFEID == "" && f.TrustDomain == "" {
+		errs.add("trust_domain", "", "is required (or set spiffe_id)")
+	}
+	checkAddr(&errs, "ca.address", f.CA.Address, true)
+	if f.CA.BundleFile == "" {
+		errs.add("ca.bundle_file", "", "is required: the CA's bundle.pem, from `hopseal ca bundle`")
+	}
+	if f.CA.JoinTokenFile == "" && f.DataDir == "" {
+		errs.add("ca.join_token_file", "", "is required unless data_dir holds a valid SVID; create a token with `hopseal ca token create`")
+	}
+	if f.CA.SVIDTTL != "" {
+		d, err := time.ParseDuration(f.CA.SVIDTTL)
+		switch {
+		case err != nil:
+			errs.add("ca.svid_ttl", f.CA.SVIDTTL, "is not a duration; write e.g. 24h or 90m")
+		case d < 5*time.Minute:
+			errs.add("ca.svid_ttl", f.CA.SVIDTTL, "is below the 5m minimum")
+		default:
+			p.SVIDTTL = d
+		}
+	}
+	if f.Admin.Listen != "" {
+		checkAddr(&errs, "admin.listen", f.Admin.Listen, false)
+	}
+	if len(f.Inbound) == 0 && len(f.Outbound) == 0 {
+		errs.add("inbound", "", "and outbound are both empty; configure at least one listener")
+	}
+	listens := map[string]string{}
+	names := map[string]string{}
+	unique := func(path, kind, v string, seen map[string]string) {
+		if v == "" {
+			return
+		}
+		if prev, dup := seen[v]; dup {
+			errs.add(path, v, "is already used by %s; each %s must be unique", prev, kind)
+			return
+		}
+		seen[v] = path
+	}
+	if f.Admin.Listen != "" {
+		listens[f.Admin.Listen] = "admin.listen"
+	}
+	for i, in := range f.Inbound {
+		at := fmt.Sprintf("inbound[%d]", i)
+		r := Inbound{Name: in.Name, Listen: in.Listen, Forward: in.Forward}
+		if r.Name == "" {
+			r.Name = "inbound-" + strconv.Itoa(i)
+		}
+		unique(at+".name", "name", r.Name, names)
+		checkAddr(&errs, at+".listen", in.Listen, false)
+		unique(at+".listen", "listen address", in.Listen, listens)
+		checkAddr(&errs, at+".forward", in.Forward, true)
+		if len(in.Allow) == 0 {
+			errs.add(at+".allow", "", "is empty, so every peer would be refused; list the SPIFFE IDs that may connect")
+		}
+		for j, s := range in.Allow {
+			id, ok := checkID(&errs, fmt.Sprintf("%s.allow[%d]", at, j), s)
+			if ok {
+				r.Allow = append(r.Allow, id)
+			}
+		}
+		p.Inbound = append(p.Inbound, r)
+	}
+	for i, out := range f.Outbound {
+		at := fmt.Sprintf("outbound[%d]", i)
+		r := Outbound{Name: out.Name, Listen: out.Listen, Upstream: out.Upstream}
+		if r.Name == "" {
+			r.Name = "outbound-" + strconv.Itoa(i)
+		}
+		unique(at+".name", "name", r.Name, names)
+		checkAddr(&errs, at+".listen", out.Listen, false)
+		unique(at+".listen", "listen address", out.Listen, listens)
+		checkAddr(&errs, at+".upstream", out.Upstream, true)
+		if out.ServerID == "" {
+			errs.add(at+".server_id", "", "is required: the SPIFFE ID the upstream must prove")
+		} else if id, ok := checkID(&errs, at+".server_id", out.ServerID); ok {
+			r.ServerID = id
+		}
+		p.Outbound = append(p.Outbound, r)
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func checkID(errs *errList, path, s string) (spiffeid.ID, bool) {
+	id, err := spiffeid.FromString(s)
+	if err != nil {
+		errs.add(path, s, "is not a SPIFFE ID (%v); write spiffe://<trust-domain>/<path>", err)
+		return id, false
+	}
+	if id.Path() == "" {
+		errs.add(path, s, "names a whole trust domain; write a workload ID such as spiffe://%s/ns/shop/sa/orders", id.TrustDomain())
+		return id, false
+	}
+	return id, true
+}
+
+// checkAddr wants host:port; a dial address needs a host, a listen address
+// may leave it empty (all interfaces).
+func checkAddr(errs *errList, path, addr string, dial bool) {
+	if addr == "" {
+		errs.add(path, "", "is required; write host:port, e.g. 127.0.0.1:8443")
+		return
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		errs.add(path, addr, "is not host:port (%v); write e.g. 127.0.0.1:8443", err)
+		return
+	}
+	if dial && host == "" {
+		errs.add(path, addr, "has no host; write e.g. 127.0.0.1%s", addr)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 || (dial && n == 0) {
+		errs.add(path, addr, "has an invalid port %q; use 1-65535", port)
+	}
+}
+
+type errList []string
+
+func (e *errList) add(path, value, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if value != "" {
+		*e = append(*e, fmt.Sprintf("%s: %q %s", path, value, msg))
+	} else {
+		*e = append(*e, fmt.Sprintf("%s %s", path, msg))
+	}
+}
+
+func (e errList) err() error {
+	if len(e) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	b.WriteString("config: invalid proxy configuration:")
+	for _, m := range e {
+		b.WriteString("\n  - ")
+		b.WriteString(m)
+	}
+	return errors.New(b.String())
+}

@@ -1,0 +1,231 @@
+// Package proxy moves bytes between a client and an upstream. It accepts,
+// secures (through an injected function), authorizes, dials, relays and
+// drains; what "secure" means (mutual TLS) is decided by its caller.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+)
+
+// Direction of a flow relative to the workload.
+type Direction string
+
+const (
+	Inbound  Direction = "inbound"
+	Outbound Direction = "outbound"
+)
+
+// Decision taken on a flow.
+type Decision string
+
+const (
+	Allow Decision = "allow"
+	Deny  Decision = "deny"
+	Fail  Decision = "error"
+)
+
+// TLSInfo names what a TLS handshake negotiated.
+type TLSInfo struct {
+	Version, CipherSuite, Group string
+}
+
+// Peer is the verified identity at the encrypted end of a flow.
+type Peer struct {
+	ID  spiffeid.ID
+	TLS TLSInfo
+}
+
+// Flow is one proxied connection, reported once when it ends.
+type Flow struct {
+	Listener    string
+	Direction   Direction
+	Source      string // the connecting client's address
+	Destination string // where the proxy sent it
+	Peer        Peer
+	Decision    Decision
+	Reason      string
+	BytesUp     int64 // client → upstream
+	BytesDown   int64 // upstream → client
+	Start       time.Time
+	Duration    time.Duration
+}
+
+// Observer receives flows, for logs and metrics. It must not block.
+type Observer interface {
+	FlowStarted(Flow)
+	FlowEnded(Flow)
+}
+
+// Listener is one way into the proxy.
+type Listener struct {
+	Name      string
+	Direction Direction
+	Listener  net.Listener
+	// Accept secures an accepted connection (the TLS server handshake for
+	// inbound) and reports the peer it verified, if any.
+	Accept func(ctx context.Context, c net.Conn) (net.Conn, Peer, error)
+	// Authorize decides on the accepted peer; nil allows everyone.
+	Authorize func(Peer) error
+	// Dial opens the upstream (the TLS client handshake for outbound) and
+	// reports the peer it verified, if any.
+	Dial func(ctx context.Context) (net.Conn, string, Peer, error)
+}
+
+// Options tune a Proxy.
+type Options struct {
+	HandshakeTimeout time.Duration // accept + authorize + dial; default 10s
+	DrainTimeout     time.Duration // open flows get this long at shutdown; default 15s
+	Observer         Observer
+}
+
+// Proxy serves Listeners. Every goroutine it starts ends before Serve returns.
+type Proxy struct {
+	opts Options
+	mu   sync.Mutex // guards open
+	open map[net.Conn]struct{}
+	wg   sync.WaitGroup
+}
+
+// New returns a Proxy.
+func New(opts Options) *Proxy {
+	if opts.HandshakeTimeout == 0 {
+		opts.HandshakeTimeout = 10 * time.Second
+	}
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = 15 * time.Second
+	}
+	return &Proxy{opts: opts, open: map[net.Conn]struct{}{}}
+}
+
+// Serve accepts on every listener until ctx ends, then stops accepting and
+// lets open flows finish for up to the drain timeout.
+func (p *Proxy) Serve(ctx context.Context, listeners ...Listener) error {
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { errc <- p.accept(ctx, l) }()
+	}
+	var first error
+	for range listeners {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	p.drain()
+	return first
+}
+
+func (p *Proxy) accept(ctx context.Context, l Listener) error {
+	stop := context.AfterFunc(ctx, func() { l.Listener.Close() })
+	defer stop()
+	var delay time.Duration
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay) // back off while out of file descriptors
+				continue
+			}
+			return fmt.Errorf("proxy: listener %s: %w", l.Name, err)
+		}
+		delay = 0
+		p.track(c, true)
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			defer p.track(c, false)
+			p.handle(ctx, l, c)
+		}()
+	}
+}
+
+func (p *Proxy) track(c net.Conn, add bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if add {
+		p.open[c] = struct{}{}
+	} else {
+		delete(p.open, c)
+	}
+}
+
+// drain waits for open flows, closing whatever is left at the deadline.
+func (p *Proxy) drain() {
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(p.opts.DrainTimeout):
+	}
+	p.mu.Lock()
+	for c := range p.open {
+		c.Close()
+	}
+	p.mu.Unlock()
+	<-done
+}
+
+func (p *Proxy) handle(ctx context.Context, l Listener, c net.Conn) {
+	f := Flow{Listener: l.Name, Direction: l.Direction, Source: c.RemoteAddr().String(), Start: time.Now()}
+	defer func() {
+		f.Duration = time.Since(f.Start)
+		if p.opts.Observer != nil {
+			p.opts.Observer.FlowEnded(f)
+		}
+	}()
+	hctx, cancel := context.WithTimeout(ctx, p.opts.HandshakeTimeout)
+	defer cancel()
+
+	client, peer, err := l.Accept(hctx, c)
+	if err != nil {
+		f.Decision, f.Reason = Fail, "handshake: "+err.Error()
+		reset(c)
+		return
+	}
+	f.Peer = peer
+	if l.Authorize != nil {
+		if err := l.Authorize(peer); err != nil {
+			f.Decision, f.Reason = Deny, err.Error()
+			reset(c)
+			return
+		}
+	}
+	upstream, dest, upPeer, err := l.Dial(hctx)
+	f.Destination = dest
+	if err != nil {
+		f.Decision, f.Reason = Fail, "upstream: "+err.Error()
+		reset(c)
+		return
+	}
+	if f.Peer.ID.IsZero() {
+		f.Peer = upPeer
+	}
+	f.Decision = Allow
+	if p.opts.Observer != nil {
+		p.opts.Observer.FlowStarted(f)
+	}
+	f.BytesUp, f.BytesDown, err = Relay(client, upstream)
+	if err != nil {
+		f.Reason = err.Error()
+	}
+}
+
+// reset closes c with an RST, so the client sees a refusal, not a clean end.
+func reset(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	c.Close()
+}
