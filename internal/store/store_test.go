@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
 )
 
 func openTemp(t *testing.T) (*Store, string) {
