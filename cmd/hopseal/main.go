@@ -18,7 +18,9 @@ func main() {
 		stop() // a second signal now kills the process at once
 	}()
 	if err := cli.Run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "hopseal:", err)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "hopseal:", msg)
+		}
 		os.Exit(cli.ExitCode(err))
 	}
 }

@@ -69,8 +69,10 @@ type Agent struct {
 	mu      sync.Mutex    // guards changed
 	changed chan struct{} // closed and replaced on every update
 
-	conn   *grpc.ClientConn
-	issuer cav1.IssuerClient
+	// creds authenticate the CA and present the current SVID, if any. A
+	// handshake fixes the client certificate for the connection's life, so
+	// every fetch dials afresh: renewal must present the SVID held now.
+	creds credentials.TransportCredentials
 }
 
 // New returns an agent; Start obtains its first SVID.
@@ -86,17 +88,25 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, clock: cfg.Clock, log: cfg.Log, renew: make(chan struct{}, 1), changed: make(chan struct{})}
 	a.bundle.Store(x509bundle.FromX509Authorities(cfg.TrustDomain, cfg.CARoots))
-	creds := credentials.NewTLS(tlsconf.Client(a, a, tlsconf.AuthorizeID(identity.CA(cfg.TrustDomain)), a.clock.Now))
-	conn, err := grpc.NewClient(cfg.CAAddress, grpc.WithTransportCredentials(creds))
+	a.creds = credentials.NewTLS(tlsconf.Client(a, a, tlsconf.AuthorizeID(identity.CA(cfg.TrustDomain)), a.clock.Now))
+	conn, err := a.dial() // checks the address now
 	if err != nil {
-		return nil, fmt.Errorf("agent: CA address %q: %w", cfg.CAAddress, err)
+		return nil, err
 	}
-	a.conn, a.issuer = conn, cav1.NewIssuerClient(conn)
+	conn.Close()
 	return a, nil
 }
 
-// Close releases the connection to the CA.
-func (a *Agent) Close() error { return a.conn.Close() }
+func (a *Agent) dial() (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(a.cfg.CAAddress, grpc.WithTransportCredentials(a.creds))
+	if err != nil {
+		return nil, fmt.Errorf("agent: CA address %q: %w", a.cfg.CAAddress, err)
+	}
+	return conn, nil
+}
+
+// Close releases resources; connections to the CA last one request each.
+func (a *Agent) Close() error { return nil }
 
 // GetX509SVID returns the current SVID (x509svid.Source).
 func (a *Agent) GetX509SVID() (*x509svid.SVID, error) {
@@ -153,7 +163,7 @@ func (a *Agent) Start(ctx context.Context) error {
 			return nil
 		}
 		if permanent(err) {
-			return fmt.Errorf("agent: attest with join token: %w", err)
+			return refusal(err)
 		}
 		a.log.Warn("CA unreachable; retrying", "err", err.Error(), "retry_in", backoff.String())
 		select {
@@ -221,9 +231,14 @@ func (a *Agent) fetch(ctx context.Context, att *cav1.Attestation) error {
 	if err != nil {
 		return fmt.Errorf("create CSR: %w", err)
 	}
+	conn, err := a.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	resp, err := a.issuer.SignX509SVID(ctx, &cav1.SignX509SVIDRequest{Csr: csr, Attestation: att, TtlSeconds: int64(a.cfg.TTL / time.Second)})
+	resp, err := cav1.NewIssuerClient(conn).SignX509SVID(ctx, &cav1.SignX509SVIDRequest{Csr: csr, Attestation: att, TtlSeconds: int64(a.cfg.TTL / time.Second)})
 	if err != nil {
 		return err
 	}

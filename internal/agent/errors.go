@@ -2,6 +2,7 @@ package agent
 
 import (
 	"errors"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -23,4 +24,15 @@ func permanent(err error) bool {
 		return true
 	}
 	return false
+}
+
+// refusal explains a failed first attestation without gRPC's wrapping.
+func refusal(err error) error {
+	var p *permanentError
+	if errors.As(err, &p) {
+		return fmt.Errorf("agent: %w", p.error)
+	}
+	s, _ := status.FromError(err)
+	return fmt.Errorf("agent: the CA refused the join token: %s; create a new one with `hopseal ca token create` "+
+		"(a single-use token is spent by its first use; with data_dir set, a restarted proxy renews with its saved SVID instead)", s.Message())
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hopseal/hopseal/internal/ca/attest"
 	"github.com/hopseal/hopseal/internal/clock"
+	"github.com/hopseal/hopseal/internal/identity"
 	"github.com/hopseal/hopseal/internal/pki"
 	"github.com/hopseal/hopseal/internal/store"
 )
@@ -133,7 +134,12 @@ func (c *CA) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.B
 // Sign attests the caller and signs its CSR for the granted identity.
 func (c *CA) Sign(ctx context.Context, req SignRequest) (*Issued, error) {
 	host := hostOf(req.Peer)
-	if wait, limited := c.limiter.blocked(host); limited {
+	if wait, limited := c.limiter.blocked(host, c.clock.Now()); limited {
+		// Logged and counted, but not audited: a flood must not fill the disk.
+		c.log.Warn("refused SVID request: rate limited", "peer", req.Peer, "retry_in", wait.Round(time.Second).String())
+		if c.events != nil {
+			c.events.Denied(req.Attestation.Type, "rate_limited")
+		}
 		return nil, &Error{Kind: RateLimited, Msg: fmt.Sprintf("too many failed requests from %s; retry in %s", host, wait.Round(time.Second))}
 	}
 	issued, err := c.sign(ctx, req)
@@ -164,6 +170,10 @@ func (c *CA) sign(ctx context.Context, req SignRequest) (*Issued, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("attest %s: %w", a.Type(), err)
+	}
+	if grant.ID == identity.CA(c.auth.TrustDomain) {
+		// The CA authenticates itself to agents with this identity.
+		return nil, &Error{Kind: Denied, Msg: fmt.Sprintf("%s is the CA's own identity and is never granted", grant.ID)}
 	}
 	if err := pki.CheckCSRIdentity(csr, grant.ID); err != nil {
 		return nil, &Error{Kind: Denied, Msg: err.Error()}
@@ -197,7 +207,7 @@ func (c *CA) refuse(req SignRequest, err error) {
 	if errors.As(err, &denied) {
 		reason = denied.Reason
 	}
-	c.limiter.fail(hostOf(req.Peer))
+	c.limiter.fail(hostOf(req.Peer), c.clock.Now())
 	ev := store.Event{Time: c.clock.Now(), Kind: store.EventDenied, Requester: req.Peer, Attestation: req.Attestation.Type, Reason: reason}
 	if aerr := c.store.Append(ev); aerr != nil {
 		c.log.Error("audit log write failed", "err", aerr)

@@ -26,37 +26,37 @@ func newFailureLimiter() *failureLimiter {
 	return &failureLimiter{hosts: map[string]*rate.Limiter{}}
 }
 
-func (l *failureLimiter) blocked(host string) (time.Duration, bool) {
+func (l *failureLimiter) blocked(host string, now time.Time) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim, ok := l.hosts[host]
-	if !ok || lim.Tokens() >= 1 {
+	if !ok || lim.TokensAt(now) >= 1 {
 		return 0, false
 	}
-	r := lim.Reserve()
-	wait := r.Delay()
-	r.Cancel()
+	r := lim.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	r.CancelAt(now)
 	return wait, true
 }
 
-func (l *failureLimiter) fail(host string) {
+func (l *failureLimiter) fail(host string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	lim, ok := l.hosts[host]
 	if !ok {
 		if len(l.hosts) >= maxTracked {
-			l.prune()
+			l.prune(now)
 		}
 		lim = rate.NewLimiter(rate.Every(failureEvery), failureBurst)
 		l.hosts[host] = lim
 	}
-	lim.Allow()
+	lim.AllowN(now, 1)
 }
 
 // prune forgets hosts that have fully recovered.
-func (l *failureLimiter) prune() {
+func (l *failureLimiter) prune(now time.Time) {
 	for h, lim := range l.hosts {
-		if lim.Tokens() >= failureBurst {
+		if lim.TokensAt(now) >= failureBurst {
 			delete(l.hosts, h)
 		}
 	}

@@ -127,7 +127,13 @@ func tlsServerConfig(s *Server, now func() time.Time) *tls.Config {
 }
 
 func serveGRPC(ctx context.Context, g *errgroup.Group, srv *grpc.Server, ln net.Listener) {
-	g.Go(func() error { return srv.Serve(ln) })
+	g.Go(func() error {
+		// A stop that wins the race with Serve is a clean shutdown too.
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return err
+		}
+		return nil
+	})
 	g.Go(func() error {
 		<-ctx.Done()
 		done := make(chan struct{})

@@ -70,16 +70,16 @@ func Init(dir string, o InitOptions) error {
 	if o.SigningTTL > o.RootTTL {
 		return fmt.Errorf("ca: signing CA lifetime %s exceeds the root's %s; shorten --signing-ttl", o.SigningTTL, o.RootTTL)
 	}
+	for _, f := range []string{FileBundle, FileRootCert, FileRootKey, FileSigningCrt, FileSigningKey} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return fmt.Errorf("ca: %s already holds %s; refusing to overwrite an existing CA (move the directory away to start a new one)", dir, f)
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("ca: create state directory: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("ca: make state directory private: %w", err)
-	}
-	for _, f := range []string{FileBundle, FileRootCert, FileRootKey, FileSigningCrt, FileSigningKey} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			return fmt.Errorf("ca: %s already holds %s; refusing to overwrite an existing CA (move the directory away to start a new one)", dir, f)
-		}
 	}
 	rootKey, err := pki.NewKey()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -94,6 +95,18 @@ func ParseProxy(data []byte) (*Proxy, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("config: file is %d bytes, over the %d-byte limit", len(data), MaxFileSize)
 	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if len(root.Content) == 0 {
+		return nil, errors.New("config: file is empty; see the README for an example proxy configuration")
+	}
+	var errs errList
+	unknownKeys(&root, reflect.TypeFor[ProxyFile](), "", &errs)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
 	var f ProxyFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -175,9 +188,13 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 		}
 		seen[v] = path
 	}
-	if f.Admin.Listen != "" {
-		listens[f.Admin.Listen] = "admin.listen"
+	// Port 0 asks for a fresh port each time, so it never clashes.
+	uniqueListen := func(path, v string) {
+		if _, port, err := net.SplitHostPort(v); err != nil || port != "0" {
+			unique(path, "listen address", v, listens)
+		}
 	}
+	uniqueListen("admin.listen", f.Admin.Listen)
 	for i, in := range f.Inbound {
 		at := fmt.Sprintf("inbound[%d]", i)
 		r := Inbound{Name: in.Name, Listen: in.Listen, Forward: in.Forward}
@@ -186,7 +203,7 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 		}
 		unique(at+".name", "name", r.Name, names)
 		checkAddr(&errs, at+".listen", in.Listen, false)
-		unique(at+".listen", "listen address", in.Listen, listens)
+		uniqueListen(at+".listen", in.Listen)
 		checkAddr(&errs, at+".forward", in.Forward, true)
 		if len(in.Allow) == 0 {
 			errs.add(at+".allow", "", "is empty, so every peer would be refused; list the SPIFFE IDs that may connect")
@@ -207,7 +224,7 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 		}
 		unique(at+".name", "name", r.Name, names)
 		checkAddr(&errs, at+".listen", out.Listen, false)
-		unique(at+".listen", "listen address", out.Listen, listens)
+		uniqueListen(at+".listen", out.Listen)
 		checkAddr(&errs, at+".upstream", out.Upstream, true)
 		if out.ServerID == "" {
 			errs.add(at+".server_id", "", "is required: the SPIFFE ID the upstream must prove")

@@ -69,12 +69,14 @@ type Listener struct {
 	Direction Direction
 	Listener  net.Listener
 	// Accept secures an accepted connection (the TLS server handshake for
-	// inbound) and reports the peer it verified, if any.
+	// inbound) and reports the peer it verified, if any. c is a *Transport,
+	// so TLS layered on it gets the relay's fast path.
 	Accept func(ctx context.Context, c net.Conn) (net.Conn, Peer, error)
 	// Authorize decides on the accepted peer; nil allows everyone.
 	Authorize func(Peer) error
 	// Dial opens the upstream (the TLS client handshake for outbound) and
-	// reports the peer it verified, if any.
+	// reports the peer it verified, if any. Layer TLS on NewTransport(conn)
+	// for the relay's fast path.
 	Dial func(ctx context.Context) (net.Conn, string, Peer, error)
 }
 
@@ -188,7 +190,7 @@ func (p *Proxy) handle(ctx context.Context, l Listener, c net.Conn) {
 	hctx, cancel := context.WithTimeout(ctx, p.opts.HandshakeTimeout)
 	defer cancel()
 
-	client, peer, err := l.Accept(hctx, c)
+	client, peer, err := l.Accept(hctx, NewTransport(c))
 	if err != nil {
 		f.Decision, f.Reason = Fail, "handshake: "+err.Error()
 		reset(c)

@@ -5,16 +5,24 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"syscall"
 )
 
-// bufSize is large enough to carry four full TLS records per read.
-const bufSize = 64 << 10
+const (
+	// bufSize is what the relay moves per read: four full TLS records.
+	bufSize = 64 << 10
+	// poolBufSize leaves room for the TLS framing of bufSize bytes, so four
+	// sealed records fit one batched write and one read-ahead.
+	poolBufSize = bufSize + 1<<10
+	// maxRecord is the largest TLS plaintext record; recordOverhead is what
+	// TLS 1.3 adds to one (header 5, content type 1, AEAD tag 16).
+	maxRecord      = 16 << 10
+	recordOverhead = 22
+)
 
 // Buffers are borrowed only while bytes move, so idle flows hold none.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+var bufPool = sync.Pool{New: func() any { b := make([]byte, poolBufSize); return &b }}
 
 var errTooManyFiles = syscall.EMFILE
 
@@ -50,15 +58,70 @@ func Relay(client, upstream net.Conn) (up, down int64, err error) {
 	return up, down, err
 }
 
-// pipe copies src to dst, then half-closes dst.
+// pipe copies src to dst, then half-closes dst. It picks the cheapest way to
+// read src: TLS over a Transport (read-ahead, several records per write to
+// dst), a socket read in place (no copy, no buffer while waiting), or a
+// plain Read for anything else.
 func pipe(dst, src net.Conn) (int64, error) {
+	w := newSender(dst)
+	if tc, t := tlsOver(src); t != nil && t.in != nil {
+		return pipeTLS(w, tc, t)
+	}
+	if t, ok := src.(*Transport); ok && t.in != nil {
+		t.in.size = bufSize // plaintext: reads must seal into one batch
+		return pipeSocket(w, t.in)
+	}
+	if s := newSockReader(src, bufSize); s != nil {
+		return pipeSocket(w, s)
+	}
+	return pipeConn(w, src)
+}
+
+// pipeSocket sends bytes straight from the socket reader's buffer.
+func pipeSocket(w sender, s *sockReader) (int64, error) {
 	var n int64
 	for {
-		waitReadable(src)
+		if err := s.fill(true); err != nil {
+			return n, err
+		}
+		b, err := s.peek()
+		if len(b) > 0 {
+			nw, werr := w.send(b)
+			n += int64(nw)
+			s.consume(len(b))
+			if werr != nil {
+				return n, werr
+			}
+			continue
+		}
+		if err == io.EOF {
+			return n, w.closeWrite()
+		}
+		return n, err
+	}
+}
+
+// pipeTLS decrypts the records already received, up to bufSize, and sends
+// them in one write. Once TLS has asked for bytes the Transport does not
+// have (errWouldBlock), neither holds any, and it waits on the socket
+// without holding a buffer.
+func pipeTLS(w sender, tc *tls.Conn, t *Transport) (int64, error) {
+	var n int64
+	drained := false // TLS is known to hold no undelivered bytes
+	for {
+		if drained {
+			if err := t.in.fill(true); err != nil {
+				return n, err
+			}
+		}
 		bp := bufPool.Get().(*[]byte)
-		nr, rerr := src.Read(*bp)
+		nr, rerr := readRecords(tc, t, (*bp)[:bufSize])
+		drained = isWouldBlock(rerr)
+		if drained {
+			rerr = nil
+		}
 		if nr > 0 {
-			nw, werr := dst.Write((*bp)[:nr])
+			nw, werr := w.send((*bp)[:nr])
 			n += int64(nw)
 			if werr != nil {
 				bufPool.Put(bp)
@@ -67,7 +130,7 @@ func pipe(dst, src net.Conn) (int64, error) {
 		}
 		bufPool.Put(bp)
 		if rerr == io.EOF {
-			return n, closeWrite(dst)
+			return n, w.closeWrite()
 		}
 		if rerr != nil {
 			return n, rerr
@@ -75,34 +138,106 @@ func pipe(dst, src net.Conn) (int64, error) {
 	}
 }
 
-func closeWrite(c net.Conn) error {
-	if tc, ok := c.(*tls.Conn); ok {
-		if err := tc.CloseWrite(); err != nil {
+// readRecords decrypts what has been received, without a syscall, while
+// buf has room for another record. It ends with errWouldBlock once TLS
+// needs bytes that have not arrived.
+func readRecords(tc *tls.Conn, t *Transport, buf []byte) (int, error) {
+	t.nonblock = true
+	defer func() { t.nonblock = false }()
+	n, err := tc.Read(buf)
+	for err == nil && len(buf)-n >= maxRecord {
+		var m int
+		m, err = tc.Read(buf[n:])
+		n += m
+	}
+	return n, err
+}
+
+// pipeConn is the fallback for connections without a socket underneath.
+func pipeConn(w sender, src net.Conn) (int64, error) {
+	var n int64
+	for {
+		bp := bufPool.Get().(*[]byte)
+		nr, rerr := src.Read((*bp)[:bufSize])
+		if nr > 0 {
+			nw, werr := w.send((*bp)[:nr])
+			n += int64(nw)
+			if werr != nil {
+				bufPool.Put(bp)
+				return n, werr
+			}
+		}
+		bufPool.Put(bp)
+		if rerr == io.EOF {
+			return n, w.closeWrite()
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// sender writes to one side of a flow; over a Transport, the TLS records
+// of one send leave in one syscall.
+type sender struct {
+	conn net.Conn
+	tls  *tls.Conn
+	t    *Transport
+	sock *sockWriter // for a plain socket
+}
+
+func newSender(c net.Conn) sender {
+	tc, t := tlsOver(c)
+	w := sender{conn: c, tls: tc, t: t}
+	if _, ok := c.(*net.TCPConn); ok {
+		w.sock = newSockWriter(c)
+	}
+	return w
+}
+
+func (w sender) send(p []byte) (int, error) {
+	if w.t == nil {
+		if w.sock != nil {
+			return w.sock.write(p)
+		}
+		return w.conn.Write(p)
+	}
+	w.t.queue(sealedLen(len(p)))
+	n, err := w.tls.Write(p)
+	if ferr := w.t.flush(); err == nil && ferr != nil {
+		err = ferr
+	}
+	return n, err
+}
+
+func (w sender) closeWrite() error {
+	c := w.conn
+	if w.tls != nil {
+		if err := w.tls.CloseWrite(); err != nil {
 			return err
 		}
-		c = tc.NetConn()
+		c = w.tls.NetConn()
 	}
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
+		if err := cw.CloseWrite(); !errors.Is(err, syscall.ENOTCONN) {
+			return err
+		}
+		// The peer already dropped the connection: nothing left to half-close.
 	}
 	return nil
 }
 
-// waitReadable blocks until a plain socket has data, EOF or an error, without
-// holding a buffer. A TLS connection may already hold decrypted bytes, so it
-// is never waited on here.
-func waitReadable(c net.Conn) {
-	sc, ok := c.(syscall.Conn)
+// sealedLen is the size of n bytes of plaintext as TLS 1.3 records.
+func sealedLen(n int) int {
+	return n + (n+maxRecord-1)/maxRecord*recordOverhead
+}
+
+// tlsOver returns c as a TLS connection and the Transport under it, if any.
+func tlsOver(c net.Conn) (*tls.Conn, *Transport) {
+	tc, ok := c.(*tls.Conn)
 	if !ok {
-		return
+		return nil, nil
 	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return
-	}
-	var peek [1]byte
-	raw.Read(func(fd uintptr) bool {
-		_, _, err := syscall.Recvfrom(int(fd), peek[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, os.ErrDeadlineExceeded)
-	})
+	t, _ := tc.NetConn().(*Transport)
+	return tc, t
 }

@@ -206,7 +206,7 @@ func (s *Sidecar) listeners() []proxy.Listener {
 				if err != nil {
 					return nil, o.Upstream, proxy.Peer{}, err
 				}
-				tc := tls.Client(c, client)
+				tc := tls.Client(proxy.NewTransport(c), client)
 				if err := tc.HandshakeContext(ctx); err != nil {
 					c.Close()
 					return nil, o.Upstream, proxy.Peer{}, err

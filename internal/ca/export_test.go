@@ -1,0 +1,5 @@
+package ca
+
+// FailureBurst is how many failed requests one host may make before it is
+// rate limited.
+const FailureBurst = failureBurst

@@ -1,0 +1,92 @@
+package testenv
+
+import (
+	"crypto/sha256"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// HashServer starts a TCP server that reads each connection to EOF, then
+// answers with the SHA-256 of everything it read (32 raw bytes) and closes.
+// A stream relayed intact gets back the hash its sender computed.
+func HashServer(t testing.TB) string {
+	t.Helper()
+	return ServeTCP(t, func(c net.Conn) {
+		h := sha256.New()
+		if _, err := io.Copy(h, c); err != nil {
+			return
+		}
+		c.Write(h.Sum(nil))
+	})
+}
+
+// ServeTCP runs handle for each connection on a loopback listener until
+// test cleanup, which closes open connections and waits for handlers.
+func ServeTCP(t testing.TB, handle func(net.Conn)) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex // guards conns
+		conns = map[net.Conn]struct{}{}
+	)
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = struct{}{}
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { mu.Lock(); delete(conns, c); mu.Unlock(); c.Close() }()
+				handle(c)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+// RoundTrip dials addr, sends payload, half-closes and returns everything
+// the server sent back before closing.
+func RoundTrip(addr string, payload []byte, timeout time.Duration) ([]byte, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Write(payload)
+		if err == nil {
+			err = c.(*net.TCPConn).CloseWrite()
+		}
+		errc <- err
+	}()
+	got, rerr := io.ReadAll(c)
+	if werr := <-errc; werr != nil {
+		return got, werr
+	}
+	return got, rerr
+}
