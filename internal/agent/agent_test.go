@@ -14,6 +14,7 @@ import (
 	"github.com/hopseal/hopseal/internal/agent"
 	"github.com/hopseal/hopseal/internal/clock"
 	"github.com/hopseal/hopseal/internal/pki"
+	"github.com/hopseal/hopseal/internal/testenv"
 )
 
 func TestStartWithJoinToken(t *testing.T) {
@@ -185,12 +186,12 @@ func TestStartPermanentErrors(t *testing.T) {
 	}
 }
 
-func waitLog(t *testing.T, logs *logBuffer, msg string, n int) {
+func waitLog(t *testing.T, logs *testenv.Buffer, msg string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for logs.count(msg) < n {
+	for logs.Count(msg) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("log %q appeared %d times, want %d", msg, logs.count(msg), n)
+			t.Fatalf("log %q appeared %d times, want %d", msg, logs.Count(msg), n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -1,13 +1,11 @@
 package agent_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"log/slog"
 	"net"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -111,9 +109,9 @@ func (c *testCA) token(id string, reusable bool) string {
 }
 
 // newAgent returns an agent of c configured by cfg (CA fields filled in).
-func (c *testCA) newAgent(cfg agent.Config) (*agent.Agent, *logBuffer) {
+func (c *testCA) newAgent(cfg agent.Config) (*agent.Agent, *testenv.Buffer) {
 	c.t.Helper()
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	cfg.TrustDomain, cfg.CAAddress, cfg.CARoots, cfg.Clock = td, c.addr, c.roots, c.clock
 	cfg.Log = slog.New(slog.NewTextHandler(logs, nil))
 	if cfg.TTL == 0 {
@@ -188,22 +186,4 @@ func closed(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-// logBuffer collects an agent's log output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) count(msg string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), msg)
 }

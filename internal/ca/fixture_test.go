@@ -1,7 +1,6 @@
 package ca_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -10,7 +9,6 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/hopseal/hopseal/internal/clock"
 	"github.com/hopseal/hopseal/internal/pki"
 	"github.com/hopseal/hopseal/internal/store"
+	"github.com/hopseal/hopseal/internal/testenv"
 )
 
 const (
@@ -40,7 +39,7 @@ type fixture struct {
 	store *store.Store
 	ca    *ca.CA
 	admin ca.LocalAdmin
-	log   *logBuffer
+	log   *testenv.Buffer
 }
 
 type fixtureOptions struct {
@@ -52,7 +51,7 @@ func newFixture(t *testing.T) *fixture { return newFixtureWith(t, fixtureOptions
 
 func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	t.Helper()
-	f := &fixture{t: t, dir: filepath.Join(t.TempDir(), "state"), clock: clock.NewFake(time.Now()), log: &logBuffer{}}
+	f := &fixture{t: t, dir: filepath.Join(t.TempDir(), "state"), clock: clock.NewFake(time.Now()), log: &testenv.Buffer{}}
 	if err := ca.Init(f.dir, ca.InitOptions{TrustDomain: td, SigningTTL: o.signingTTL, Now: f.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -152,22 +151,4 @@ func kind(err error) ca.ErrorKind {
 		return e.Kind
 	}
 	return 0
-}
-
-// logBuffer collects log output from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -241,11 +241,17 @@ func (f *listFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 }
 
-func (f *listFlags) check() error {
+// withAdmin checks the flags and runs fn against the CA's admin API.
+func (f *listFlags) withAdmin(fn func(ca.Admin) error) error {
 	if f.output != "table" && f.output != "json" {
 		return fmt.Errorf("--output %q: use table or json", f.output)
 	}
-	return nil
+	admin, done, err := openAdmin(f.stateDir, f.adminSocket)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(admin)
 }
 
 func caListCmd() *cobra.Command {
@@ -255,27 +261,21 @@ func caListCmd() *cobra.Command {
 		Short: "List issued certificates",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
-			admin, done, err := openAdmin(f.stateDir, f.adminSocket)
-			if err != nil {
-				return err
-			}
-			defer done()
-			certs, err := admin.Certificates(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if f.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), certs)
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "SERIAL\tSPIFFE ID\tNOT AFTER\tREQUESTER\tATTESTATION")
-			for _, c := range certs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Serial, c.SPIFFEID, c.NotAfter.UTC().Format(time.RFC3339), c.Requester, c.Attestation)
-			}
-			return w.Flush()
+			return f.withAdmin(func(admin ca.Admin) error {
+				certs, err := admin.Certificates(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if f.output == "json" {
+					return writeJSON(cmd.OutOrStdout(), certs)
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "SERIAL\tSPIFFE ID\tNOT AFTER\tREQUESTER\tATTESTATION")
+				for _, c := range certs {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.Serial, c.SPIFFEID, c.NotAfter.UTC().Format(time.RFC3339), c.Requester, c.Attestation)
+				}
+				return w.Flush()
+			})
 		},
 	}
 	f.register(cmd)
@@ -289,35 +289,29 @@ func caAuditCmd() *cobra.Command {
 		Short: "Print the audit log of issuance and denials and verify its hash chain",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
-			admin, done, err := openAdmin(f.stateDir, f.adminSocket)
-			if err != nil {
-				return err
-			}
-			defer done()
-			events, err := admin.AuditEvents(cmd.Context())
-			chainErr := err
-			if err == nil {
-				if _, local := admin.(ca.LocalAdmin); local {
-					chainErr = store.VerifyChain(events)
-				}
-			} else if events == nil {
-				return err
-			}
-			if f.output == "json" {
-				if err := writeJSON(cmd.OutOrStdout(), events); err != nil {
+			return f.withAdmin(func(admin ca.Admin) error {
+				events, err := admin.AuditEvents(cmd.Context())
+				chainErr := err
+				if err == nil {
+					if _, local := admin.(ca.LocalAdmin); local {
+						chainErr = store.VerifyChain(events)
+					}
+				} else if events == nil {
 					return err
 				}
-			} else {
-				printEvents(cmd.OutOrStdout(), events)
-			}
-			if chainErr != nil {
-				return fmt.Errorf("audit log integrity check failed: %w", chainErr)
-			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "audit log: %d entries, hash chain intact\n", len(events))
-			return nil
+				if f.output == "json" {
+					if err := writeJSON(cmd.OutOrStdout(), events); err != nil {
+						return err
+					}
+				} else {
+					printEvents(cmd.OutOrStdout(), events)
+				}
+				if chainErr != nil {
+					return fmt.Errorf("audit log integrity check failed: %w", chainErr)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "audit log: %d entries, hash chain intact\n", len(events))
+				return nil
+			})
 		},
 	}
 	f.register(cmd)

@@ -7,11 +7,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -170,7 +168,7 @@ func checkRefusals(t *testing.T, refusals []Refusal) {
 // serves a user's request through every hop, and stops on cancel.
 func TestDemoServes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, Options{Out: out}) }()
 	t.Cleanup(func() {
@@ -206,50 +204,11 @@ func TestDemoServes(t *testing.T) {
 	})
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// buildHopseal builds the binary into a test directory with extra
-// environment for the build (e.g. GOFIPS140).
-func buildHopseal(t *testing.T, env ...string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "hopseal")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/hopseal")
-	build.Dir = testenv.RepoRoot(t)
-	build.Env = append(os.Environ(), env...)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("%s go build: %v\n%s", strings.Join(env, " "), err, out)
-	}
-	return bin
-}
-
 // runHopseal runs the binary to completion with extra environment and
 // returns stdout, stderr and the exit code.
 func runHopseal(t *testing.T, bin string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
+	stdout, stderr, err := testenv.Exec{Bin: bin, Env: env}.Output(t, "", args...)
 	var exit *exec.ExitError
 	switch {
 	case errors.As(err, &exit):
@@ -257,14 +216,14 @@ func runHopseal(t *testing.T, bin string, env []string, args ...string) (stdout,
 	case err != nil:
 		t.Fatalf("run %s: %v", bin, err)
 	}
-	return out.String(), errOut.String(), code
+	return stdout, stderr, code
 }
 
 // TestDemoFIPS builds hopseal against Go's FIPS 140-3 module and runs the
 // demo with only approved algorithms allowed: the hybrid post-quantum key
 // exchange must still be negotiated (X25519 alone is not approved).
 func TestDemoFIPS(t *testing.T) {
-	bin := buildHopseal(t, "GOFIPS140=v1.0.0")
+	bin := testenv.FIPSBinary(t)
 	only := []string{"GODEBUG=fips140=only"}
 	out, errOut, code := runHopseal(t, bin, only, "version")
 	if code != 0 || !strings.Contains(out, "fips140: enforced") {
@@ -290,7 +249,7 @@ func TestDemoFIPS(t *testing.T) {
 // TestDemoOnceFailsWithoutPostQuantum turns the hybrid key exchange off in
 // Go's TLS stack: the demo must notice, say why, and exit 1.
 func TestDemoOnceFailsWithoutPostQuantum(t *testing.T) {
-	bin := buildHopseal(t)
+	bin := testenv.Binary(t)
 	out, errOut, code := runHopseal(t, bin, []string{"GODEBUG=tlsmlkem=0"}, "demo", "--once")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1\n%s%s", code, out, errOut)
@@ -302,4 +261,10 @@ func TestDemoOnceFailsWithoutPostQuantum(t *testing.T) {
 	if !strings.Contains(out, "✘ FAIL") || !strings.Contains(errOut, "hopseal: demo: checks failed: 2 of") {
 		t.Errorf("no clear failure verdict:\nstdout:\n%s\nstderr:\n%s", out, errOut)
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.RemoveBuilds()
+	os.Exit(code)
 }

@@ -149,7 +149,7 @@ func (s *Store) Append(ev Event) error {
 
 // Certificates returns every issued certificate, ordered by serial.
 func (s *Store) Certificates() ([]CertRecord, error) {
-	var out []CertRecord
+	out := []CertRecord{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCerts).ForEach(func(_, v []byte) error {
 			var r CertRecord
@@ -165,7 +165,7 @@ func (s *Store) Certificates() ([]CertRecord, error) {
 
 // Events returns the audit log in order.
 func (s *Store) Events() ([]Event, error) {
-	var out []Event
+	out := []Event{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAudit).ForEach(func(_, v []byte) error {
 			var e Event

@@ -58,7 +58,7 @@ func (c *CA) start(t testing.TB, issuer, bundle string) {
 	args := append([]string{"ca", "serve", "--state-dir", c.StateDir, "--trust-domain", c.TrustDomain,
 		"--listen", issuer, "--bundle-listen", bundle}, c.args...)
 	c.Proc = c.Exec.Start(t, c.Dir, args...)
-	line := c.Proc.LogLine("CA serving", 20*time.Second)
+	line := c.Proc.WaitLogLines(t, "CA serving", 1, 20*time.Second)[0]
 	c.IssuerAddr, c.BundleAddr, c.AdminSocket = Str(line, "issuer_addr"), Str(line, "bundle_addr"), Str(line, "admin_socket")
 	if c.IssuerAddr == "" || c.AdminSocket == "" {
 		t.Fatalf("CA serving line lacks issuer_addr or admin_socket: %v", line)

@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -56,4 +58,18 @@ func Str(line map[string]any, key string) string {
 func Num(line map[string]any, key string) float64 {
 	n, _ := line[key].(float64)
 	return n
+}
+
+// LogLines returns every JSON log line with the given msg so far.
+func (p *Proc) LogLines(msg string) []map[string]any {
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(p.Output()))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
 }

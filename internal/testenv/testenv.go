@@ -7,10 +7,7 @@
 package testenv
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,7 +16,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -62,44 +58,11 @@ func RepoRoot(t testing.TB) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// Binary builds the hopseal binary once per test process and returns its path.
-// HOPSEAL_BIN overrides it (e.g. a FIPS build).
-func Binary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("HOPSEAL_BIN"); p != "" {
-		return p
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hopseal-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "hopseal")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/hopseal")
-		cmd.Dir = RepoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
-}
-
 // Proc is a running process whose output is kept for assertions.
 type Proc struct {
 	t    testing.TB
 	Cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
+	out  Buffer
 	done chan struct{}
 	err  error
 }
@@ -110,8 +73,7 @@ func Start(t testing.TB, dir, name string, args ...string) *Proc {
 	p := &Proc{t: t, done: make(chan struct{})}
 	p.Cmd = exec.Command(name, args...)
 	p.Cmd.Dir = dir
-	w := &lockedWriter{p: p}
-	p.Cmd.Stdout, p.Cmd.Stderr = w, w
+	p.Cmd.Stdout, p.Cmd.Stderr = &p.out, &p.out
 	if err := p.Cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -125,20 +87,8 @@ func Start(t testing.TB, dir, name string, args ...string) *Proc {
 	return p
 }
 
-type lockedWriter struct{ p *Proc }
-
-func (w *lockedWriter) Write(b []byte) (int, error) {
-	w.p.mu.Lock()
-	defer w.p.mu.Unlock()
-	return w.p.out.Write(b)
-}
-
 // Output is everything the process wrote so far.
-func (p *Proc) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *Proc) Output() string { return p.out.String() }
 
 // Stop sends SIGTERM, then SIGKILL after 5 s, and waits.
 func (p *Proc) Stop() {
@@ -180,43 +130,6 @@ func (p *Proc) Exited() bool {
 	default:
 		return false
 	}
-}
-
-// LogLine waits for a JSON log line whose "msg" is msg and returns its fields.
-func (p *Proc) LogLine(msg string, timeout time.Duration) map[string]any {
-	p.t.Helper()
-	var found map[string]any
-	Eventually(p.t, timeout, "log line "+msg, func() bool {
-		found = findLog(p.Output(), msg)
-		return found != nil
-	})
-	return found
-}
-
-// LogLines returns every JSON log line with the given msg so far.
-func (p *Proc) LogLines(msg string) []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(p.Output()))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func findLog(output, msg string) map[string]any {
-	sc := bufio.NewScanner(strings.NewReader(output))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg {
-			return m
-		}
-	}
-	return nil
 }
 
 // Eventually polls cond every 10 ms until it holds or timeout passes.

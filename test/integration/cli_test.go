@@ -155,7 +155,7 @@ func TestCAServeRefusesOpenKeys(t *testing.T) {
 			}
 			p := testenv.Exec{}.Start(t, dir, "ca", "serve", "--state-dir", state, "--listen", "127.0.0.1:0", "--bundle-listen", "")
 			if len(c.want) == 0 {
-				p.LogLine("CA serving", 20*time.Second)
+				p.WaitLogLines(t, "CA serving", 1, 20*time.Second)
 				return
 			}
 			failsWith(t, p, c.want...)
