@@ -18,6 +18,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"github.com/hopseal/hopseal/internal/proxy"
+	"github.com/hopseal/hopseal/internal/testenv"
 	"github.com/hopseal/hopseal/internal/testpki"
 	"github.com/hopseal/hopseal/internal/tlsconf"
 )
@@ -368,26 +369,12 @@ func startEchoUpstream(t *testing.T) string {
 	return startUpstream(t, func(c net.Conn) { io.Copy(c, c) })
 }
 
-func echoRoundTrip(c net.Conn, msg string) error {
-	if _, err := c.Write([]byte(msg)); err != nil {
-		return err
-	}
-	buf := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, buf); err != nil {
-		return err
-	}
-	if string(buf) != msg {
-		return errors.New("echo mismatch: " + string(buf))
-	}
-	return nil
-}
-
 // After cancel, Serve stops accepting but waits for open flows to finish.
 func TestServeDrains(t *testing.T) {
 	obs := newFlowRecorder()
 	p := runProxy(t, proxy.Options{Observer: obs}, proxy.Listener{Accept: clientTransports(t)[0].accept, Dial: dialUpstream(startEchoUpstream(t))})
 	c := clientTransports(t)[0].mustDial(t, p.addr)
-	if err := echoRoundTrip(c, "before"); err != nil {
+	if err := testenv.Echo(c, "before"); err != nil {
 		t.Fatal(err)
 	}
 	p.cancel()
@@ -403,7 +390,7 @@ func TestServeDrains(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := echoRoundTrip(c, "while draining"); err != nil {
+	if err := testenv.Echo(c, "while draining"); err != nil {
 		t.Fatalf("open flow broke at shutdown: %v", err)
 	}
 	select {
@@ -426,7 +413,7 @@ func TestDrainTimeout(t *testing.T) {
 	obs := newFlowRecorder()
 	p := runProxy(t, proxy.Options{Observer: obs, DrainTimeout: drain}, proxy.Listener{Accept: clientTransports(t)[0].accept, Dial: dialUpstream(startEchoUpstream(t))})
 	c := clientTransports(t)[0].mustDial(t, p.addr)
-	if err := echoRoundTrip(c, "idle now"); err != nil {
+	if err := testenv.Echo(c, "idle now"); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

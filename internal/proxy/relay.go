@@ -106,36 +106,30 @@ func pipeSocket(w sender, s *sockReader) (int64, error) {
 // have (errWouldBlock), neither holds any, and it waits on the socket
 // without holding a buffer.
 func pipeTLS(w sender, tc *tls.Conn, t *Transport) (int64, error) {
-	var n int64
-	drained := false // TLS is known to hold no undelivered bytes
-	for {
-		if drained {
-			if err := t.in.fill(true); err != nil {
-				return n, err
-			}
-		}
-		bp := bufPool.Get().(*[]byte)
-		nr, rerr := readRecords(tc, t, (*bp)[:bufSize])
-		drained = isWouldBlock(rerr)
-		if drained {
-			rerr = nil
-		}
-		if nr > 0 {
-			nw, werr := w.send((*bp)[:nr])
-			n += int64(nw)
-			if werr != nil {
-				bufPool.Put(bp)
-				return n, werr
-			}
-		}
-		bufPool.Put(bp)
-		if rerr == io.EOF {
-			return n, w.closeWrite()
-		}
-		if rerr != nil {
-			return n, rerr
-		}
+	src := &tlsSource{tc: tc, t: t}
+	return pump(w, src.wait, src.read)
+}
+
+// tlsSource reads decrypted records for pipeTLS.
+type tlsSource struct {
+	tc      *tls.Conn
+	t       *Transport
+	drained bool // TLS is known to hold no undelivered bytes
+}
+
+func (s *tlsSource) wait() error {
+	if !s.drained {
+		return nil
 	}
+	return s.t.in.fill(true)
+}
+
+func (s *tlsSource) read(buf []byte) (int, error) {
+	n, err := readRecords(s.tc, s.t, buf)
+	if s.drained = isWouldBlock(err); s.drained {
+		err = nil
+	}
+	return n, err
 }
 
 // readRecords decrypts what has been received, without a syscall, while
@@ -155,23 +149,34 @@ func readRecords(tc *tls.Conn, t *Transport, buf []byte) (int, error) {
 
 // pipeConn is the fallback for connections without a socket underneath.
 func pipeConn(w sender, src net.Conn) (int64, error) {
+	return pump(w, nil, src.Read)
+}
+
+// pump moves bytes from read to w until EOF or an error. wait, if set,
+// blocks until read has something, so no buffer is held while idle.
+func pump(w sender, wait func() error, read func([]byte) (int, error)) (int64, error) {
 	var n int64
 	for {
-		bp := bufPool.Get().(*[]byte)
-		nr, rerr := src.Read((*bp)[:bufSize])
-		if nr > 0 {
-			nw, werr := w.send((*bp)[:nr])
-			n += int64(nw)
-			if werr != nil {
-				bufPool.Put(bp)
-				return n, werr
+		if wait != nil {
+			if err := wait(); err != nil {
+				return n, err
 			}
 		}
-		bufPool.Put(bp)
-		if rerr == io.EOF {
-			return n, w.closeWrite()
+		bp := bufPool.Get().(*[]byte)
+		nr, rerr := read((*bp)[:bufSize])
+		var werr error
+		if nr > 0 {
+			var nw int
+			nw, werr = w.send((*bp)[:nr])
+			n += int64(nw)
 		}
-		if rerr != nil {
+		bufPool.Put(bp)
+		switch {
+		case werr != nil:
+			return n, werr
+		case rerr == io.EOF:
+			return n, w.closeWrite()
+		case rerr != nil:
 			return n, rerr
 		}
 	}

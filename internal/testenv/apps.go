@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -89,4 +90,19 @@ func RoundTrip(addr string, payload []byte, timeout time.Duration) ([]byte, erro
 		return got, werr
 	}
 	return got, rerr
+}
+
+// Echo writes msg to an echoing peer and checks that it comes back intact.
+func Echo(c net.Conn, msg string) error {
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return err
+	}
+	buf := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, buf); err != nil {
+		return err
+	}
+	if string(buf) != msg {
+		return fmt.Errorf("echo: sent %q, got %q", msg, buf)
+	}
+	return nil
 }

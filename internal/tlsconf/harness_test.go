@@ -6,11 +6,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hopseal/hopseal/internal/testenv"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 )
 
@@ -48,49 +48,17 @@ type server struct {
 
 func serve(t *testing.T, conf *tls.Config) *server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{addr: ln.Addr().String(), results: make(chan accepted, 16)}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
+	s := &server{results: make(chan accepted, 16)}
+	s.addr = testenv.ServeTCP(t, func(c net.Conn) {
+		tc := tls.Server(c, conf)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		s.results <- accepted{state: tc.ConnectionState(), err: err}
+		if err == nil {
+			io.Copy(tc, tc)
 		}
-		mu.Unlock()
-		wg.Wait()
 	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				tc := tls.Server(c, conf)
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				err := tc.HandshakeContext(ctx)
-				cancel()
-				s.results <- accepted{state: tc.ConnectionState(), err: err}
-				if err == nil {
-					io.Copy(tc, tc)
-				}
-			}()
-		}
-	}()
 	return s
 }
 
@@ -125,15 +93,5 @@ func dial(t *testing.T, addr string, conf *tls.Config) (*tls.Conn, error) {
 // client certificate reaches the client only here, after its handshake.
 func echo(c *tls.Conn, msg string) error {
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write([]byte(msg)); err != nil {
-		return err
-	}
-	buf := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, buf); err != nil {
-		return err
-	}
-	if string(buf) != msg {
-		return errors.New("echo: got " + string(buf))
-	}
-	return nil
+	return testenv.Echo(c, msg)
 }
