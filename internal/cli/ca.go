@@ -117,7 +117,7 @@ func caServeCmd(g *globals) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("--metrics-listen: %w", err)
 				}
-				go telemetry.ServeAdmin(cmd.Context(), ml, reg, func() error { return nil })
+				go telemetry.ServeAdmin(cmd.Context(), ml, telemetry.Admin{Registry: reg, Ready: func() error { return nil }})
 				log.Info("metrics listening", "addr", ml.Addr().String())
 			}
 			attrs := []any{"trust_domain", auth.TrustDomain.Name(), "issuer_addr", ls.Issuer.Addr().String(), "admin_socket", ls.Admin.Addr().String(),

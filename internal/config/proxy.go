@@ -22,14 +22,15 @@ const MaxFileSize = 1 << 20
 
 // ProxyFile is the YAML file as written by users.
 type ProxyFile struct {
-	SPIFFEID    string         `yaml:"spiffe_id"`
-	TrustDomain string         `yaml:"trust_domain"`
-	CA          CAFile         `yaml:"ca"`
-	DataDir     string         `yaml:"data_dir"`
-	WorkloadAPI WorkloadFile   `yaml:"workload_api"`
-	Admin       AdminFile      `yaml:"admin"`
-	Inbound     []InboundFile  `yaml:"inbound"`
-	Outbound    []OutboundFile `yaml:"outbound"`
+	SPIFFEID    string           `yaml:"spiffe_id"`
+	TrustDomain string           `yaml:"trust_domain"`
+	CA          CAFile           `yaml:"ca"`
+	DataDir     string           `yaml:"data_dir"`
+	WorkloadAPI WorkloadFile     `yaml:"workload_api"`
+	Admin       AdminFile        `yaml:"admin"`
+	Inbound     []InboundFile    `yaml:"inbound"`
+	Outbound    []OutboundFile   `yaml:"outbound"`
+	Transparent *TransparentFile `yaml:"transparent"`
 }
 
 type CAFile struct {
@@ -74,6 +75,7 @@ type Proxy struct {
 	AdminListen    string
 	Inbound        []Inbound
 	Outbound       []Outbound
+	Transparent    *Transparent // nil unless interception mode is configured
 }
 
 type Inbound struct {
@@ -173,8 +175,11 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 	if f.Admin.Listen != "" {
 		checkAddr(&errs, "admin.listen", f.Admin.Listen, false)
 	}
-	if len(f.Inbound) == 0 && len(f.Outbound) == 0 {
-		errs.add("inbound", "", "and outbound are both empty; configure at least one listener")
+	if f.Transparent != nil {
+		p.Transparent = f.Transparent.validate(&errs)
+	}
+	if len(f.Inbound) == 0 && len(f.Outbound) == 0 && f.Transparent == nil {
+		errs.add("inbound", "", "and outbound are both empty and transparent is not set; configure at least one listener")
 	}
 	listens := map[string]string{}
 	names := map[string]string{}
@@ -232,6 +237,10 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 			r.ServerID = id
 		}
 		p.Outbound = append(p.Outbound, r)
+	}
+	if t := p.Transparent; t != nil {
+		uniqueListen("transparent.inbound_listen", t.InboundListen)
+		uniqueListen("transparent.outbound_listen", t.OutboundListen)
 	}
 	if err := errs.err(); err != nil {
 		return nil, err

@@ -227,23 +227,23 @@ func benchStartProxy(b testing.TB, dir proxy.Direction, secureAccept, secureDial
 	done := make(chan error, 1)
 	go func() {
 		done <- p.Serve(ctx, proxy.Listener{
-			Name: string(dir), Direction: dir, Listener: ln,
-			Accept: func(_ context.Context, c net.Conn) (net.Conn, proxy.Peer, error) {
-				sc, err := secureAccept(c)
-				return sc, proxy.Peer{}, err
-			},
-			Dial: func(ctx context.Context) (net.Conn, string, proxy.Peer, error) {
-				c, err := (&net.Dialer{}).DialContext(ctx, "tcp", target)
-				if err != nil {
-					return nil, target, proxy.Peer{}, err
-				}
-				sc, err := secureDial(c)
-				if err != nil {
-					c.Close()
-				}
-				return sc, target, proxy.Peer{}, err
-			},
-		})
+			Name: string(dir), Direction: dir, Listener: ln, Open: proxy.Steps{
+				Accept: func(_ context.Context, c net.Conn) (net.Conn, proxy.Peer, error) {
+					sc, err := secureAccept(c)
+					return sc, proxy.Peer{}, err
+				},
+				Dial: func(ctx context.Context) (net.Conn, string, proxy.Peer, error) {
+					c, err := (&net.Dialer{}).DialContext(ctx, "tcp", target)
+					if err != nil {
+						return nil, target, proxy.Peer{}, err
+					}
+					sc, err := secureDial(c)
+					if err != nil {
+						c.Close()
+					}
+					return sc, target, proxy.Peer{}, err
+				},
+			}.Open})
 	}()
 	b.Cleanup(func() {
 		cancel()

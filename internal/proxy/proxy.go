@@ -42,6 +42,15 @@ type Peer struct {
 	TLS TLSInfo
 }
 
+// Security says how a flow's bytes travelled between workloads.
+type Security string
+
+const (
+	MutualTLS Security = "mutual_tls" // hopseal's mesh mTLS
+	AppTLS    Security = "tls"        // not meshed, but the app's own TLS (egress)
+	Plaintext Security = "none"       // not meshed and readable on the wire
+)
+
 // Flow is one proxied connection, reported once when it ends.
 type Flow struct {
 	Listener    string
@@ -49,10 +58,15 @@ type Flow struct {
 	Source      string // the connecting client's address
 	Destination string // where the proxy sent it
 	Peer        Peer
+	Security    Security
+	Protocol    string // what the app speaks: tls, http1, http2 or tcp; "" when not detected
+	SNI         string // the app's own TLS server name, if any
 	Decision    Decision
+	Rule        string // the policy rule that decided, if any
 	Reason      string
-	BytesUp     int64 // client → upstream
-	BytesDown   int64 // upstream → client
+	Handshake   time.Duration // the mesh TLS handshake
+	BytesUp     int64         // client → upstream
+	BytesDown   int64         // upstream → client
 	Start       time.Time
 	Duration    time.Duration
 }
@@ -68,16 +82,62 @@ type Listener struct {
 	Name      string
 	Direction Direction
 	Listener  net.Listener
-	// Accept secures an accepted connection (the TLS server handshake for
-	// inbound) and reports the peer it verified, if any. c is a *Transport,
-	// so TLS layered on it gets the relay's fast path.
+	// Open turns an accepted connection into a stream: it secures it,
+	// decides, and dials the upstream, recording what it learns in f (peer,
+	// destination, protocol, rule). On error f.Decision tells a refusal
+	// (Deny) from a failure (Fail, the default) and the client gets a reset.
+	// c is a *Transport, so TLS layered on it gets the relay's fast path.
+	Open func(ctx context.Context, c net.Conn, f *Flow) (*Stream, error)
+}
+
+// Stream is an opened flow, ready to move bytes.
+type Stream struct {
+	Client, Upstream net.Conn
+	// Prefix was read from the client while opening (protocol detection);
+	// it goes to the upstream first.
+	Prefix []byte
+	// Serve moves the bytes (an HTTP proxy, say); nil relays them as they are.
+	Serve func(client net.Conn, prefix []byte, upstream net.Conn) (up, down int64, err error)
+}
+
+// Steps is the simplest way to open a flow: secure, authorize, dial.
+type Steps struct {
+	// Accept secures the connection (the TLS server handshake for inbound)
+	// and reports the peer it verified, if any.
 	Accept func(ctx context.Context, c net.Conn) (net.Conn, Peer, error)
 	// Authorize decides on the accepted peer; nil allows everyone.
 	Authorize func(Peer) error
-	// Dial opens the upstream (the TLS client handshake for outbound) and
-	// reports the peer it verified, if any. Layer TLS on NewTransport(conn)
-	// for the relay's fast path.
+	// Dial opens the upstream (the TLS client handshake for outbound),
+	// returns its address and the peer it verified, if any. Layer TLS on
+	// NewTransport(conn) for the relay's fast path.
 	Dial func(ctx context.Context) (net.Conn, string, Peer, error)
+}
+
+// Open runs the steps in order.
+func (s Steps) Open(ctx context.Context, c net.Conn, f *Flow) (*Stream, error) {
+	client, peer, err := s.Accept(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("handshake: %w", err)
+	}
+	f.Peer = peer
+	if s.Authorize != nil {
+		if err := s.Authorize(peer); err != nil {
+			f.Decision = Deny
+			return nil, err
+		}
+	}
+	upstream, dest, upPeer, err := s.Dial(ctx)
+	f.Destination = dest
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	if f.Peer.ID.IsZero() {
+		f.Peer = upPeer
+	}
+	if !f.Peer.ID.IsZero() && f.Security == "" {
+		f.Security = MutualTLS
+	}
+	return &Stream{Client: client, Upstream: upstream}, nil
 }
 
 // Options tune a Proxy.
@@ -190,38 +250,40 @@ func (p *Proxy) handle(ctx context.Context, l Listener, c net.Conn) {
 	hctx, cancel := context.WithTimeout(ctx, p.opts.HandshakeTimeout)
 	defer cancel()
 
-	client, peer, err := l.Accept(hctx, NewTransport(c))
+	st, err := l.Open(hctx, NewTransport(c), &f)
 	if err != nil {
-		f.Decision, f.Reason = Fail, "handshake: "+err.Error()
-		reset(c)
-		return
-	}
-	f.Peer = peer
-	if l.Authorize != nil {
-		if err := l.Authorize(peer); err != nil {
-			f.Decision, f.Reason = Deny, err.Error()
-			reset(c)
-			return
+		if f.Decision == "" {
+			f.Decision = Fail
 		}
-	}
-	upstream, dest, upPeer, err := l.Dial(hctx)
-	f.Destination = dest
-	if err != nil {
-		f.Decision, f.Reason = Fail, "upstream: "+err.Error()
+		f.Reason = err.Error()
 		reset(c)
 		return
-	}
-	if f.Peer.ID.IsZero() {
-		f.Peer = upPeer
 	}
 	f.Decision = Allow
 	if p.opts.Observer != nil {
 		p.opts.Observer.FlowStarted(f)
 	}
-	f.BytesUp, f.BytesDown, err = Relay(client, upstream)
+	serve := st.Serve
+	if serve == nil {
+		serve = relayWithPrefix
+	}
+	f.BytesUp, f.BytesDown, err = serve(st.Client, st.Prefix, st.Upstream)
 	if err != nil {
 		f.Reason = err.Error()
 	}
+}
+
+// relayWithPrefix sends what was read while opening, then relays.
+func relayWithPrefix(client net.Conn, prefix []byte, upstream net.Conn) (int64, int64, error) {
+	if len(prefix) > 0 {
+		if _, err := upstream.Write(prefix); err != nil {
+			client.Close()
+			upstream.Close()
+			return 0, 0, err
+		}
+	}
+	up, down, err := Relay(client, upstream)
+	return up + int64(len(prefix)), down, err
 }
 
 // reset closes c with an RST, so the client sees a refusal, not a clean end.

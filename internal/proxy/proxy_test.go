@@ -163,13 +163,13 @@ type runningProxy struct {
 	done   chan error
 }
 
-func runProxy(t *testing.T, opts proxy.Options, l proxy.Listener) *runningProxy {
+func runProxy(t *testing.T, opts proxy.Options, steps proxy.Steps) *runningProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Listener, l.Name, l.Direction = ln, "test", proxy.Inbound
+	l := proxy.Listener{Listener: ln, Name: "test", Direction: proxy.Inbound, Open: steps.Open}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &runningProxy{addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- proxy.New(opts).Serve(ctx, l) }()
@@ -213,7 +213,7 @@ func TestRelayCountsBytes(t *testing.T) {
 				c.Write(down)
 			})
 			obs := newFlowRecorder()
-			p := runProxy(t, proxy.Options{Observer: obs}, proxy.Listener{Accept: tr.accept, Dial: dialUpstream(addr)})
+			p := runProxy(t, proxy.Options{Observer: obs}, proxy.Steps{Accept: tr.accept, Dial: dialUpstream(addr)})
 
 			c := tr.mustDial(t, p.addr)
 			if _, err := c.Write(up); err != nil {
@@ -252,7 +252,7 @@ func TestHalfClose(t *testing.T) {
 				}
 				c.Write([]byte("answer after EOF"))
 			})
-			p := runProxy(t, proxy.Options{}, proxy.Listener{Accept: tr.accept, Dial: dialUpstream(addr)})
+			p := runProxy(t, proxy.Options{}, proxy.Steps{Accept: tr.accept, Dial: dialUpstream(addr)})
 			c := tr.mustDial(t, p.addr)
 			c.Write([]byte("question"))
 			halfClose(t, c)
@@ -268,7 +268,7 @@ func TestHalfClose(t *testing.T) {
 				got, _ := io.ReadAll(c)
 				late <- string(got)
 			})
-			p := runProxy(t, proxy.Options{}, proxy.Listener{Accept: tr.accept, Dial: dialUpstream(addr)})
+			p := runProxy(t, proxy.Options{}, proxy.Steps{Accept: tr.accept, Dial: dialUpstream(addr)})
 			c := tr.mustDial(t, p.addr)
 			if got, err := io.ReadAll(c); err != nil || string(got) != "greeting" {
 				t.Fatalf("client read %q, %v; want the greeting then EOF", got, err)
@@ -301,7 +301,7 @@ func TestAuthorizeDenied(t *testing.T) {
 		t.Run(tr.name, func(t *testing.T) {
 			var dials atomic.Int32
 			obs := newFlowRecorder()
-			p := runProxy(t, proxy.Options{Observer: obs}, proxy.Listener{
+			p := runProxy(t, proxy.Options{Observer: obs}, proxy.Steps{
 				Accept:    tr.accept,
 				Authorize: func(p proxy.Peer) error { return errors.New(p.ID.String() + " is not on the allow list") },
 				Dial: func(context.Context) (net.Conn, string, proxy.Peer, error) {
@@ -334,7 +334,7 @@ func TestDialFailure(t *testing.T) {
 	refused := ln.Addr().String() // closed: dialing it is refused
 	ln.Close()
 	obs := newFlowRecorder()
-	p := runProxy(t, proxy.Options{Observer: obs}, proxy.Listener{Accept: clientTransports(t)[0].accept, Dial: dialUpstream(refused)})
+	p := runProxy(t, proxy.Options{Observer: obs}, proxy.Steps{Accept: clientTransports(t)[0].accept, Dial: dialUpstream(refused)})
 	if err := readAfterDial(t, clientTransports(t)[0], p.addr); !isReset(err) {
 		t.Fatalf("client after a failed dial: %v, want a connection reset", err)
 	}
@@ -348,7 +348,7 @@ func TestDialFailure(t *testing.T) {
 func TestHandshakeTimeout(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	obs := newFlowRecorder()
-	p := runProxy(t, proxy.Options{Observer: obs, HandshakeTimeout: timeout}, proxy.Listener{Accept: clientTransports(t)[1].accept, Dial: dialUpstream("127.0.0.1:1")})
+	p := runProxy(t, proxy.Options{Observer: obs, HandshakeTimeout: timeout}, proxy.Steps{Accept: clientTransports(t)[1].accept, Dial: dialUpstream("127.0.0.1:1")})
 	c := clientTransports(t)[0].mustDial(t, p.addr) // sends no ClientHello
 	start := time.Now()
 	// crypto/tls closes the connection itself when the context expires, so
@@ -372,7 +372,7 @@ func startEchoUpstream(t *testing.T) string {
 // After cancel, Serve stops accepting but waits for open flows to finish.
 func TestServeDrains(t *testing.T) {
 	obs := newFlowRecorder()
-	p := runProxy(t, proxy.Options{Observer: obs}, proxy.Listener{Accept: clientTransports(t)[0].accept, Dial: dialUpstream(startEchoUpstream(t))})
+	p := runProxy(t, proxy.Options{Observer: obs}, proxy.Steps{Accept: clientTransports(t)[0].accept, Dial: dialUpstream(startEchoUpstream(t))})
 	c := clientTransports(t)[0].mustDial(t, p.addr)
 	if err := testenv.Echo(c, "before"); err != nil {
 		t.Fatal(err)
@@ -411,7 +411,7 @@ func TestServeDrains(t *testing.T) {
 func TestDrainTimeout(t *testing.T) {
 	const drain = 300 * time.Millisecond
 	obs := newFlowRecorder()
-	p := runProxy(t, proxy.Options{Observer: obs, DrainTimeout: drain}, proxy.Listener{Accept: clientTransports(t)[0].accept, Dial: dialUpstream(startEchoUpstream(t))})
+	p := runProxy(t, proxy.Options{Observer: obs, DrainTimeout: drain}, proxy.Steps{Accept: clientTransports(t)[0].accept, Dial: dialUpstream(startEchoUpstream(t))})
 	c := clientTransports(t)[0].mustDial(t, p.addr)
 	if err := testenv.Echo(c, "idle now"); err != nil {
 		t.Fatal(err)

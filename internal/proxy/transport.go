@@ -88,6 +88,16 @@ func (t *Transport) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// SyscallConn reaches the socket underneath, for socket options such as
+// SO_ORIGINAL_DST and for peeking; never read or write through it.
+func (t *Transport) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := t.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.New("proxy: connection has no socket")
+	}
+	return sc.SyscallConn()
+}
+
 // CloseWrite half-closes the connection underneath.
 func (t *Transport) CloseWrite() error {
 	if cw, ok := t.Conn.(interface{ CloseWrite() error }); ok {

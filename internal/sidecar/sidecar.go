@@ -141,7 +141,9 @@ func (s *Sidecar) Run(ctx context.Context) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	if s.admin != nil {
-		g.Go(func() error { return telemetry.ServeAdmin(ctx, s.admin, reg, s.Ready) })
+		g.Go(func() error {
+			return telemetry.ServeAdmin(ctx, s.admin, telemetry.Admin{Registry: reg, Ready: s.Ready, Status: s.status})
+		})
 	}
 	if err := s.agent.Start(ctx); err != nil {
 		s.closeListeners()
@@ -174,8 +176,7 @@ func (s *Sidecar) listeners() []proxy.Listener {
 	var out []proxy.Listener
 	server := tlsconf.MTLSServer(s.agent, s.agent, tlsconf.AuthorizeAny(), s.clock.Now)
 	for _, in := range s.cfg.Inbound {
-		out = append(out, proxy.Listener{
-			Name: in.Name, Direction: proxy.Inbound, Listener: s.ln[in.Name],
+		out = append(out, proxy.Listener{Name: in.Name, Direction: proxy.Inbound, Listener: s.ln[in.Name], Open: proxy.Steps{
 			Accept: func(ctx context.Context, c net.Conn) (net.Conn, proxy.Peer, error) {
 				tc := tls.Server(c, server)
 				if err := tc.HandshakeContext(ctx); err != nil {
@@ -194,12 +195,11 @@ func (s *Sidecar) listeners() []proxy.Listener {
 				c, err := dialer.DialContext(ctx, "tcp", in.Forward)
 				return c, in.Forward, proxy.Peer{}, err
 			},
-		})
+		}.Open})
 	}
 	for _, o := range s.cfg.Outbound {
 		client := tlsconf.MTLSClient(s.agent, s.agent, tlsconf.AuthorizeID(o.ServerID), s.clock.Now)
-		out = append(out, proxy.Listener{
-			Name: o.Name, Direction: proxy.Outbound, Listener: s.ln[o.Name],
+		out = append(out, proxy.Listener{Name: o.Name, Direction: proxy.Outbound, Listener: s.ln[o.Name], Open: proxy.Steps{
 			Accept: func(_ context.Context, c net.Conn) (net.Conn, proxy.Peer, error) { return c, proxy.Peer{}, nil },
 			Dial: func(ctx context.Context) (net.Conn, string, proxy.Peer, error) {
 				c, err := dialer.DialContext(ctx, "tcp", o.Upstream)
@@ -214,7 +214,7 @@ func (s *Sidecar) listeners() []proxy.Listener {
 				peer, err := peerOf(tc)
 				return tc, o.Upstream, peer, err
 			},
-		})
+		}.Open})
 	}
 	return out
 }

@@ -23,6 +23,8 @@ func (l FlowLog) FlowEnded(f proxy.Flow) {
 		slog.String("source", f.Source),
 		slog.String("destination", f.Destination),
 		slog.String("peer_id", idString(f.Peer)),
+		slog.String("security", string(f.Security)),
+		slog.String("protocol", f.Protocol),
 		slog.String("decision", string(f.Decision)),
 		slog.String("tls_version", f.Peer.TLS.Version),
 		slog.String("cipher_suite", f.Peer.TLS.CipherSuite),
@@ -30,6 +32,15 @@ func (l FlowLog) FlowEnded(f proxy.Flow) {
 		slog.Int64("bytes_up", f.BytesUp),
 		slog.Int64("bytes_down", f.BytesDown),
 		slog.Float64("duration_ms", float64(f.Duration.Microseconds())/1000),
+	}
+	if f.Rule != "" {
+		attrs = append(attrs, slog.String("rule", f.Rule))
+	}
+	if f.SNI != "" {
+		attrs = append(attrs, slog.String("sni", f.SNI))
+	}
+	if f.Handshake > 0 {
+		attrs = append(attrs, slog.Float64("handshake_ms", float64(f.Handshake.Microseconds())/1000))
 	}
 	if f.Reason != "" {
 		attrs = append(attrs, slog.String("reason", f.Reason))

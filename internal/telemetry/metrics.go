@@ -19,9 +19,10 @@ func NewRegistry() *prometheus.Registry {
 
 // ProxyMetrics counts flows; it is a proxy.Observer.
 type ProxyMetrics struct {
-	conns *prometheus.CounterVec
-	open  *prometheus.GaugeVec
-	bytes *prometheus.CounterVec
+	conns     *prometheus.CounterVec
+	open      *prometheus.GaugeVec
+	bytes     *prometheus.CounterVec
+	handshake *prometheus.HistogramVec
 }
 
 // NewProxyMetrics registers the proxy's metrics on r.
@@ -29,18 +30,23 @@ func NewProxyMetrics(r prometheus.Registerer) *ProxyMetrics {
 	m := &ProxyMetrics{
 		conns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hopseal_proxy_connections_total",
-			Help: "Connections handled, by direction, decision, peer SPIFFE ID and TLS version.",
-		}, []string{"direction", "decision", "peer_id", "tls_version"}),
+			Help: "Connections handled, by direction, decision, peer SPIFFE ID, TLS version, security (mutual_tls, tls, none) and app protocol.",
+		}, []string{"direction", "decision", "peer_id", "tls_version", "security", "protocol"}),
 		open: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hopseal_proxy_connections_open",
 			Help: "Connections being relayed now.",
 		}, []string{"direction"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hopseal_proxy_bytes_total",
-			Help: "Bytes relayed, by direction, peer SPIFFE ID and stream (up: client to upstream; down: back).",
-		}, []string{"direction", "peer_id", "stream"}),
+			Help: "Bytes relayed, by direction, peer SPIFFE ID, security and stream (up: client to upstream; down: back).",
+		}, []string{"direction", "peer_id", "security", "stream"}),
+		handshake: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hopseal_proxy_handshake_duration_seconds",
+			Help:    "Mesh mTLS handshake latency, by direction.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"direction"}),
 	}
-	r.MustRegister(m.conns, m.open, m.bytes)
+	r.MustRegister(m.conns, m.open, m.bytes, m.handshake)
 	return m
 }
 
@@ -52,10 +58,13 @@ func (m *ProxyMetrics) FlowEnded(f proxy.Flow) {
 	if f.Decision == proxy.Allow {
 		m.open.WithLabelValues(string(f.Direction)).Dec()
 	}
-	peer := idString(f.Peer)
-	m.conns.WithLabelValues(string(f.Direction), string(f.Decision), peer, f.Peer.TLS.Version).Inc()
-	m.bytes.WithLabelValues(string(f.Direction), peer, "up").Add(float64(f.BytesUp))
-	m.bytes.WithLabelValues(string(f.Direction), peer, "down").Add(float64(f.BytesDown))
+	if f.Handshake > 0 {
+		m.handshake.WithLabelValues(string(f.Direction)).Observe(f.Handshake.Seconds())
+	}
+	peer, sec := idString(f.Peer), string(f.Security)
+	m.conns.WithLabelValues(string(f.Direction), string(f.Decision), peer, f.Peer.TLS.Version, sec, f.Protocol).Inc()
+	m.bytes.WithLabelValues(string(f.Direction), peer, sec, "up").Add(float64(f.BytesUp))
+	m.bytes.WithLabelValues(string(f.Direction), peer, sec, "down").Add(float64(f.BytesDown))
 }
 
 // RegisterSVIDExpiry exports the seconds until the current SVID expires.
