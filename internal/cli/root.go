@@ -61,7 +61,7 @@ func Run(ctx context.Context, args []string) error {
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: json or text (default json for services, text for the demo)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(versionCmd(), caCmd(g), proxyCmd(g), demoCmd(g))
+	root.AddCommand(versionCmd(), caCmd(g), proxyCmd(g), demoCmd(g), initNetCmd())
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
 }

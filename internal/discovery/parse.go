@@ -1,0 +1,150 @@
+package discovery
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"reflect"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"go.yaml.in/yaml/v3"
+)
+
+// MaxSize caps a discovery file before parsing.
+const MaxSize = 8 << 20
+
+type fileDoc struct {
+	Workloads *[]workloadDoc `yaml:"workloads"`
+}
+
+type workloadDoc struct {
+	SPIFFEID  string   `yaml:"spiffe_id"`
+	Addresses []string `yaml:"addresses"`
+}
+
+// Parse decodes a discovery file strictly into a Table.
+func Parse(data []byte) (*Table, error) {
+	const empty = "discovery: file is empty; write `workloads: []` for no meshed destination, or list workloads (see the package documentation)"
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("discovery: file is %d bytes, over the %d-byte limit", len(data), MaxSize)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	if len(root.Content) == 0 {
+		return nil, errors.New(empty)
+	}
+	var errs errList
+	unknownKeys(&root, reflect.TypeFor[fileDoc](), "", &errs)
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	var f fileDoc
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("discovery: %w", err)
+	}
+	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
+		return nil, errors.New("discovery: file holds more than one YAML document; keep one `workloads:` list")
+	}
+	if f.Workloads == nil {
+		return nil, errors.New("discovery: workloads is required; write `workloads: []` for no meshed destination")
+	}
+	return build(*f.Workloads)
+}
+
+// entry remembers where a key came from, to name both sides of a conflict.
+type entry struct {
+	id spiffeid.ID
+	at string
+}
+
+func build(docs []workloadDoc) (*Table, error) {
+	var errs errList
+	exact := map[netip.AddrPort]entry{}
+	host := map[netip.Addr]entry{}
+	for i, d := range docs {
+		at := fmt.Sprintf("workloads[%d]", i)
+		id := checkID(d.SPIFFEID, at+".spiffe_id", &errs)
+		if len(d.Addresses) == 0 {
+			errs.add(at+".addresses", "", "is empty; list the workload's IPs (any port) or IP:port pairs")
+		}
+		for j, s := range d.Addresses {
+			aat := fmt.Sprintf("%s.addresses[%d]", at, j)
+			ap, anyPort, err := parseAddress(s)
+			if err != nil {
+				errs.add(aat, s, "%v", err)
+				continue
+			}
+			if id.IsZero() {
+				continue
+			}
+			if anyPort {
+				claim(host, ap.Addr(), entry{id, aat}, s, &errs)
+			} else {
+				claim(exact, ap, entry{id, aat}, s, &errs)
+			}
+		}
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	t := &Table{exact: make(map[netip.AddrPort]spiffeid.ID, len(exact)), host: make(map[netip.Addr]spiffeid.ID, len(host))}
+	for k, e := range exact {
+		t.exact[k] = e.id
+	}
+	for k, e := range host {
+		t.host[k] = e.id
+	}
+	return t, nil
+}
+
+func checkID(s, at string, errs *errList) spiffeid.ID {
+	if s == "" {
+		errs.add(at, "", "is required: the identity the workload at these addresses must prove")
+		return spiffeid.ID{}
+	}
+	id, err := spiffeid.FromString(s)
+	switch {
+	case err != nil:
+		errs.add(at, s, "is not a SPIFFE ID (%v); write spiffe://<trust-domain>/<path>", err)
+	case id.Path() == "":
+		errs.add(at, s, "names a whole trust domain; write a workload ID such as spiffe://%s/ns/shop/sa/orders", id.TrustDomain())
+	default:
+		return id
+	}
+	return spiffeid.ID{}
+}
+
+func claim[K comparable](m map[K]entry, k K, e entry, raw string, errs *errList) {
+	prev, ok := m[k]
+	switch {
+	case !ok:
+		m[k] = e
+	case prev.id != e.id:
+		errs.add(e.at, raw, "maps to %s, but %s already maps it to %s; an address belongs to one workload", e.id, prev.at, prev.id)
+	}
+}
+
+// parseAddress accepts an IP (anyPort) or IP:port.
+func parseAddress(s string) (ap netip.AddrPort, anyPort bool, err error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		ap, anyPort = netip.AddrPortFrom(a, 0), true
+	} else if ap, err = netip.ParseAddrPort(s); err != nil {
+		return ap, false, errors.New("is not an IP or IP:port; write e.g. 10.89.0.3, 10.89.0.3:8080 or [fd00::3]:8080")
+	}
+	a := ap.Addr()
+	switch {
+	case a.Zone() != "":
+		return ap, false, errors.New("has an IPv6 zone; write the address without %zone")
+	case a.IsUnspecified():
+		return ap, false, errors.New("is the unspecified address; write the workload's own IP")
+	case !anyPort && ap.Port() == 0:
+		return ap, false, errors.New("has port 0; write a port 1-65535, or the IP alone for every port")
+	}
+	return netip.AddrPortFrom(a.Unmap(), ap.Port()), anyPort, nil
+}
