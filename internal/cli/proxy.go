@@ -17,7 +17,7 @@ func proxyCmd(g *globals) *cobra.Command {
 	var check bool
 	cmd := &cobra.Command{
 		Use:   "proxy",
-		Short: "Run a workload's mutual-TLS proxy (SIGHUP renews its certificate now)",
+		Short: "Run a workload's mutual-TLS proxy (SIGHUP renews its certificate and re-reads policy and discovery)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadProxyConfig(path)
@@ -41,8 +41,8 @@ func proxyCmd(g *globals) *cobra.Command {
 			defer signal.Stop(hup)
 			go func() {
 				for range hup {
-					log.Info("SIGHUP: renewing SVID now")
-					sc.Agent().RenewNow()
+					log.Info("SIGHUP: renewing the SVID and re-reading policy and discovery now")
+					sc.Reload()
 				}
 			}()
 			attrs := []any{}
@@ -51,6 +51,10 @@ func proxyCmd(g *globals) *cobra.Command {
 			}
 			for _, out := range cfg.Outbound {
 				attrs = append(attrs, "outbound."+out.Name, sc.Addr(out.Name).String())
+			}
+			if cfg.Transparent != nil {
+				attrs = append(attrs, "transparent.inbound", sc.Addr(sidecar.TransparentInbound).String(),
+					"transparent.outbound", sc.Addr(sidecar.TransparentOutbound).String(), "mode", cfg.Transparent.Mode, "egress", cfg.Transparent.Egress)
 			}
 			if a := sc.AdminAddr(); a != nil {
 				attrs = append(attrs, "admin", a.String())

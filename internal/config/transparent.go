@@ -9,7 +9,7 @@ import (
 // Transparent-mode defaults: the ports `hopseal init-net` redirects to and
 // the UID it exempts.
 const (
-	DefaultInboundListen  = "0.0.0.0:14006"
+	DefaultInboundListen  = ":14006" // every address, IPv4 and IPv6
 	DefaultOutboundListen = "127.0.0.1:14001"
 	DefaultProxyUID       = 1443
 	DefaultDetectTimeout  = 200 * time.Millisecond

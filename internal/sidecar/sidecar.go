@@ -22,7 +22,9 @@ import (
 	"github.com/hopseal/hopseal/internal/agent"
 	"github.com/hopseal/hopseal/internal/clock"
 	"github.com/hopseal/hopseal/internal/config"
+	"github.com/hopseal/hopseal/internal/discovery"
 	"github.com/hopseal/hopseal/internal/pki"
+	"github.com/hopseal/hopseal/internal/policy"
 	"github.com/hopseal/hopseal/internal/proxy"
 	"github.com/hopseal/hopseal/internal/telemetry"
 	"github.com/hopseal/hopseal/internal/tlsconf"
@@ -46,6 +48,20 @@ type Sidecar struct {
 	admin   net.Listener
 	serving atomic.Bool
 	obs     telemetry.Observers
+	http    *telemetry.HTTP
+
+	// Transparent mode.
+	policyNow      func() *policy.Policy
+	discovery      discovery.Source
+	discoveryTable func() *discovery.Table
+	reloaders      []reloader
+	meshServer     *tls.Config
+}
+
+// reloader keeps a file-backed value current.
+type reloader interface {
+	Run(ctx context.Context) error
+	Trigger()
 }
 
 // New reads the files the configuration names and binds every listener, so
@@ -86,6 +102,14 @@ func New(cfg *config.Proxy, opts Options) (_ *Sidecar, err error) {
 	}
 	for _, out := range cfg.Outbound {
 		if s.ln[out.Name], err = listen("outbound["+out.Name+"].listen", out.Listen); err != nil {
+			return nil, err
+		}
+	}
+	if t := cfg.Transparent; t != nil {
+		if err := checkUID(t); err != nil {
+			return nil, err
+		}
+		if err := s.setupTransparent(t); err != nil {
 			return nil, err
 		}
 	}
@@ -136,6 +160,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	defer s.agent.Close()
 	reg := telemetry.NewRegistry()
 	metrics := telemetry.NewProxyMetrics(reg)
+	s.http = telemetry.NewHTTP(reg, s.log)
 	telemetry.RegisterSVIDExpiry(reg, s.notAfter, s.clock.Now)
 	s.proxy = proxy.New(proxy.Options{Observer: append(s.obs, metrics)})
 
@@ -151,6 +176,9 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		return err
 	}
 	g.Go(func() error { return s.agent.Run(ctx) })
+	for _, r := range s.reloaders {
+		g.Go(func() error { return r.Run(ctx) })
+	}
 	if s.cfg.WorkloadSocket != "" {
 		g.Go(func() error { return s.agent.ServeWorkloadAPI(ctx, s.cfg.WorkloadSocket, 0) })
 	}
@@ -172,8 +200,20 @@ func (s *Sidecar) notAfter() (time.Time, bool) {
 	return svid.Certificates[0].NotAfter, true
 }
 
+// Reload renews the SVID and re-reads the policy and discovery files now
+// (SIGHUP).
+func (s *Sidecar) Reload() {
+	s.agent.RenewNow()
+	for _, r := range s.reloaders {
+		r.Trigger()
+	}
+}
+
 func (s *Sidecar) listeners() []proxy.Listener {
 	var out []proxy.Listener
+	if s.cfg.Transparent != nil {
+		out = s.transparentListeners()
+	}
 	server := tlsconf.MTLSServer(s.agent, s.agent, tlsconf.AuthorizeAny(), s.clock.Now)
 	for _, in := range s.cfg.Inbound {
 		out = append(out, proxy.Listener{Name: in.Name, Direction: proxy.Inbound, Listener: s.ln[in.Name], Open: proxy.Steps{

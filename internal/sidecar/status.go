@@ -56,5 +56,12 @@ func (s *Sidecar) status() any {
 		st.Listeners = append(st.Listeners, name+" "+l.Addr().String())
 	}
 	slices.Sort(st.Listeners)
+	if t := s.cfg.Transparent; t != nil {
+		st.Mode, st.Egress = t.Mode, t.Egress
+		st.Policy = s.policyNow()
+		if s.discoveryTable != nil {
+			st.Discovery = s.discoveryTable()
+		}
+	}
 	return st
 }
