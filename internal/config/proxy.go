@@ -4,17 +4,13 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"reflect"
 	"strconv"
 	"time"
 
+	"github.com/hopseal/hopseal/internal/yamlfile"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-	"go.yaml.in/yaml/v3"
 )
 
 // MaxFileSize caps a configuration file before parsing.
@@ -94,29 +90,9 @@ type Outbound struct {
 
 // ParseProxy decodes YAML strictly (unknown keys are errors) and validates it.
 func ParseProxy(data []byte) (*Proxy, error) {
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("config: file is %d bytes, over the %d-byte limit", len(data), MaxFileSize)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if len(root.Content) == 0 {
-		return nil, errors.New("config: file is empty; see the README for an example proxy configuration")
-	}
-	var errs errList
-	unknownKeys(&root, reflect.TypeFor[ProxyFile](), "", &errs)
-	if err := errs.err(); err != nil {
-		return nil, err
-	}
 	var f ProxyFile
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errors.New("config: file is empty; see the README for an example proxy configuration")
-		}
-		return nil, fmt.Errorf("config: %w", err)
+	if err := yamlfile.Decode(data, &f, MaxFileSize, "config", "config: file is empty; see the README for an example proxy configuration"); err != nil {
+		return nil, err
 	}
 	return f.Validate()
 }
@@ -124,7 +100,7 @@ func ParseProxy(data []byte) (*Proxy, error) {
 // Validate checks the file and returns the runtime configuration. It never
 // changes f; all problems are reported together.
 func (f ProxyFile) Validate() (*Proxy, error) {
-	var errs errList
+	errs := yamlfile.Problems{Title: "config: invalid proxy configuration"}
 	p := &Proxy{
 		CAAddress: f.CA.Address, BundleFile: f.CA.BundleFile, JoinTokenFile: f.CA.JoinTokenFile,
 		DataDir: f.DataDir, WorkloadSocket: f.WorkloadAPI.Socket, AdminListen: f.Admin.Listen,
@@ -133,9 +109,9 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 		id, err := spiffeid.FromString(f.SPIFFEID)
 		switch {
 		case err != nil:
-			errs.add("spiffe_id", f.SPIFFEID, "%v; write spiffe://<trust-domain>/<path>", err)
+			errs.Add("spiffe_id", f.SPIFFEID, "%v; write spiffe://<trust-domain>/<path>", err)
 		case id.Path() == "":
-			errs.add("spiffe_id", f.SPIFFEID, "has no path; write e.g. spiffe://%s/ns/shop/sa/orders", id.TrustDomain())
+			errs.Add("spiffe_id", f.SPIFFEID, "has no path; write e.g. spiffe://%s/ns/shop/sa/orders", id.TrustDomain())
 		default:
 			p.ID, p.TrustDomain = id, id.TrustDomain()
 		}
@@ -144,30 +120,30 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 		td, err := spiffeid.TrustDomainFromString(f.TrustDomain)
 		switch {
 		case err != nil:
-			errs.add("trust_domain", f.TrustDomain, "%v; write a name such as example.org", err)
+			errs.Add("trust_domain", f.TrustDomain, "%v; write a name such as example.org", err)
 		case !p.TrustDomain.IsZero() && td != p.TrustDomain:
-			errs.add("trust_domain", f.TrustDomain, "differs from spiffe_id's trust domain %s; drop one or make them agree", p.TrustDomain)
+			errs.Add("trust_domain", f.TrustDomain, "differs from spiffe_id's trust domain %s; drop one or make them agree", p.TrustDomain)
 		default:
 			p.TrustDomain = td
 		}
 	}
 	if p.TrustDomain.IsZero() && f.SPIFFEID == "" && f.TrustDomain == "" {
-		errs.add("trust_domain", "", "is required (or set spiffe_id)")
+		errs.Add("trust_domain", "", "is required (or set spiffe_id)")
 	}
 	checkAddr(&errs, "ca.address", f.CA.Address, true)
 	if f.CA.BundleFile == "" {
-		errs.add("ca.bundle_file", "", "is required: the CA's bundle.pem, from `hopseal ca bundle`")
+		errs.Add("ca.bundle_file", "", "is required: the CA's bundle.pem, from `hopseal ca bundle`")
 	}
 	if f.CA.JoinTokenFile == "" && f.DataDir == "" {
-		errs.add("ca.join_token_file", "", "is required unless data_dir holds a valid SVID; create a token with `hopseal ca token create`")
+		errs.Add("ca.join_token_file", "", "is required unless data_dir holds a valid SVID; create a token with `hopseal ca token create`")
 	}
 	if f.CA.SVIDTTL != "" {
 		d, err := time.ParseDuration(f.CA.SVIDTTL)
 		switch {
 		case err != nil:
-			errs.add("ca.svid_ttl", f.CA.SVIDTTL, "is not a duration; write e.g. 24h or 90m")
+			errs.Add("ca.svid_ttl", f.CA.SVIDTTL, "is not a duration; write e.g. 24h or 90m")
 		case d < 5*time.Minute:
-			errs.add("ca.svid_ttl", f.CA.SVIDTTL, "is below the 5m minimum")
+			errs.Add("ca.svid_ttl", f.CA.SVIDTTL, "is below the 5m minimum")
 		default:
 			p.SVIDTTL = d
 		}
@@ -179,7 +155,7 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 		p.Transparent = f.Transparent.validate(&errs)
 	}
 	if len(f.Inbound) == 0 && len(f.Outbound) == 0 && f.Transparent == nil {
-		errs.add("inbound", "", "and outbound are both empty and transparent is not set; configure at least one listener")
+		errs.Add("inbound", "", "and outbound are both empty and transparent is not set; configure at least one listener")
 	}
 	listens := map[string]string{}
 	names := map[string]string{}
@@ -188,7 +164,7 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 			return
 		}
 		if prev, dup := seen[v]; dup {
-			errs.add(path, v, "is already used by %s; each %s must be unique", prev, kind)
+			errs.Add(path, v, "is already used by %s; each %s must be unique", prev, kind)
 			return
 		}
 		seen[v] = path
@@ -211,7 +187,7 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 		uniqueListen(at+".listen", in.Listen)
 		checkAddr(&errs, at+".forward", in.Forward, true)
 		if len(in.Allow) == 0 {
-			errs.add(at+".allow", "", "is empty, so every peer would be refused; list the SPIFFE IDs that may connect")
+			errs.Add(at+".allow", "", "is empty, so every peer would be refused; list the SPIFFE IDs that may connect")
 		}
 		for j, s := range in.Allow {
 			id, ok := checkID(&errs, fmt.Sprintf("%s.allow[%d]", at, j), s)
@@ -232,7 +208,7 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 		uniqueListen(at+".listen", out.Listen)
 		checkAddr(&errs, at+".upstream", out.Upstream, true)
 		if out.ServerID == "" {
-			errs.add(at+".server_id", "", "is required: the SPIFFE ID the upstream must prove")
+			errs.Add(at+".server_id", "", "is required: the SPIFFE ID the upstream must prove")
 		} else if id, ok := checkID(&errs, at+".server_id", out.ServerID); ok {
 			r.ServerID = id
 		}
@@ -242,20 +218,20 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 		uniqueListen("transparent.inbound_listen", t.InboundListen)
 		uniqueListen("transparent.outbound_listen", t.OutboundListen)
 	}
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func checkID(errs *errList, path, s string) (spiffeid.ID, bool) {
+func checkID(errs *yamlfile.Problems, path, s string) (spiffeid.ID, bool) {
 	id, err := spiffeid.FromString(s)
 	if err != nil {
-		errs.add(path, s, "is not a SPIFFE ID (%v); write spiffe://<trust-domain>/<path>", err)
+		errs.Add(path, s, "is not a SPIFFE ID (%v); write spiffe://<trust-domain>/<path>", err)
 		return id, false
 	}
 	if id.Path() == "" {
-		errs.add(path, s, "names a whole trust domain; write a workload ID such as spiffe://%s/ns/shop/sa/orders", id.TrustDomain())
+		errs.Add(path, s, "names a whole trust domain; write a workload ID such as spiffe://%s/ns/shop/sa/orders", id.TrustDomain())
 		return id, false
 	}
 	return id, true
@@ -263,45 +239,21 @@ func checkID(errs *errList, path, s string) (spiffeid.ID, bool) {
 
 // checkAddr wants host:port; a dial address needs a host, a listen address
 // may leave it empty (all interfaces).
-func checkAddr(errs *errList, path, addr string, dial bool) {
+func checkAddr(errs *yamlfile.Problems, path, addr string, dial bool) {
 	if addr == "" {
-		errs.add(path, "", "is required; write host:port, e.g. 127.0.0.1:8443")
+		errs.Add(path, "", "is required; write host:port, e.g. 127.0.0.1:8443")
 		return
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		errs.add(path, addr, "is not host:port (%v); write e.g. 127.0.0.1:8443", err)
+		errs.Add(path, addr, "is not host:port (%v); write e.g. 127.0.0.1:8443", err)
 		return
 	}
 	if dial && host == "" {
-		errs.add(path, addr, "has no host; write e.g. 127.0.0.1%s", addr)
+		errs.Add(path, addr, "has no host; write e.g. 127.0.0.1%s", addr)
 	}
 	n, err := strconv.Atoi(port)
 	if err != nil || n < 0 || n > 65535 || (dial && n == 0) {
-		errs.add(path, addr, "has an invalid port %q; use 1-65535", port)
+		errs.Add(path, addr, "has an invalid port %q; use 1-65535", port)
 	}
-}
-
-type errList []string
-
-func (e *errList) add(path, value, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	if value != "" {
-		*e = append(*e, fmt.Sprintf("%s: %q %s", path, value, msg))
-	} else {
-		*e = append(*e, fmt.Sprintf("%s %s", path, msg))
-	}
-}
-
-func (e errList) err() error {
-	if len(e) == 0 {
-		return nil
-	}
-	var b bytes.Buffer
-	b.WriteString("config: invalid proxy configuration:")
-	for _, m := range e {
-		b.WriteString("\n  - ")
-		b.WriteString(m)
-	}
-	return errors.New(b.String())
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/hopseal/hopseal/internal/yamlfile"
 )
 
 // Transparent-mode defaults: the ports `hopseal init-net` redirects to and
@@ -53,7 +55,7 @@ type Transparent struct {
 // Opaque reports whether port skips protocol detection.
 func (t *Transparent) Opaque(port uint16) bool { return slices.Contains(t.OpaquePorts, port) }
 
-func (f *TransparentFile) validate(errs *errList) *Transparent {
+func (f *TransparentFile) validate(errs *yamlfile.Problems) *Transparent {
 	t := &Transparent{
 		InboundListen: or(f.InboundListen, DefaultInboundListen), OutboundListen: or(f.OutboundListen, DefaultOutboundListen),
 		Mode: or(f.Mode, Strict), Egress: or(f.Egress, EgressAllow), PolicyFile: f.PolicyFile, DiscoveryFile: f.DiscoveryFile,
@@ -62,22 +64,22 @@ func (f *TransparentFile) validate(errs *errList) *Transparent {
 	checkAddr(errs, "transparent.inbound_listen", t.InboundListen, false)
 	checkAddr(errs, "transparent.outbound_listen", t.OutboundListen, false)
 	if t.Mode != Strict && t.Mode != Permissive {
-		errs.add("transparent.mode", t.Mode, "is not a mode; use strict (only mesh mTLS) or permissive (also plaintext, for migration)")
+		errs.Add("transparent.mode", t.Mode, "is not a mode; use strict (only mesh mTLS) or permissive (also plaintext, for migration)")
 	}
 	if t.Egress != EgressAllow && t.Egress != EgressDeny {
-		errs.add("transparent.egress", t.Egress, "is not an egress setting; use allow or deny")
+		errs.Add("transparent.egress", t.Egress, "is not an egress setting; use allow or deny")
 	}
 	if f.DetectTimeout != "" {
 		d, err := time.ParseDuration(f.DetectTimeout)
 		if err != nil || d <= 0 || d > 10*time.Second {
-			errs.add("transparent.protocol_detection_timeout", f.DetectTimeout, "is not a duration between 1ms and 10s; write e.g. 200ms")
+			errs.Add("transparent.protocol_detection_timeout", f.DetectTimeout, "is not a duration between 1ms and 10s; write e.g. 200ms")
 		} else {
 			t.DetectTimeout = d
 		}
 	}
 	for i, p := range f.OpaquePorts {
 		if p == 0 {
-			errs.add(fmt.Sprintf("transparent.opaque_ports[%d]", i), "0", "is not a port; use 1-65535")
+			errs.Add(fmt.Sprintf("transparent.opaque_ports[%d]", i), "0", "is not a port; use 1-65535")
 		}
 	}
 	if f.ProxyUID != nil {

@@ -1,15 +1,12 @@
 package discovery
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"reflect"
 
+	"github.com/hopseal/hopseal/internal/yamlfile"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-	"go.yaml.in/yaml/v3"
 )
 
 // MaxSize caps a discovery file before parsing.
@@ -27,29 +24,9 @@ type workloadDoc struct {
 // Parse decodes a discovery file strictly into a Table.
 func Parse(data []byte) (*Table, error) {
 	const empty = "discovery: file is empty; write `workloads: []` for no meshed destination, or list workloads (see the package documentation)"
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("discovery: file is %d bytes, over the %d-byte limit", len(data), MaxSize)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
-	}
-	if len(root.Content) == 0 {
-		return nil, errors.New(empty)
-	}
-	var errs errList
-	unknownKeys(&root, reflect.TypeFor[fileDoc](), "", &errs)
-	if err := errs.err(); err != nil {
-		return nil, err
-	}
 	var f fileDoc
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
-	}
-	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
-		return nil, errors.New("discovery: file holds more than one YAML document; keep one `workloads:` list")
+	if err := yamlfile.Decode(data, &f, MaxSize, "discovery", empty); err != nil {
+		return nil, err
 	}
 	if f.Workloads == nil {
 		return nil, errors.New("discovery: workloads is required; write `workloads: []` for no meshed destination")
@@ -64,20 +41,20 @@ type entry struct {
 }
 
 func build(docs []workloadDoc) (*Table, error) {
-	var errs errList
+	errs := yamlfile.Problems{Title: "discovery: invalid discovery file"}
 	exact := map[netip.AddrPort]entry{}
 	host := map[netip.Addr]entry{}
 	for i, d := range docs {
 		at := fmt.Sprintf("workloads[%d]", i)
 		id := checkID(d.SPIFFEID, at+".spiffe_id", &errs)
 		if len(d.Addresses) == 0 {
-			errs.add(at+".addresses", "", "is empty; list the workload's IPs (any port) or IP:port pairs")
+			errs.Add(at+".addresses", "", "is empty; list the workload's IPs (any port) or IP:port pairs")
 		}
 		for j, s := range d.Addresses {
 			aat := fmt.Sprintf("%s.addresses[%d]", at, j)
 			ap, anyPort, err := parseAddress(s)
 			if err != nil {
-				errs.add(aat, s, "%v", err)
+				errs.Add(aat, s, "%v", err)
 				continue
 			}
 			if id.IsZero() {
@@ -90,7 +67,7 @@ func build(docs []workloadDoc) (*Table, error) {
 			}
 		}
 	}
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	t := &Table{exact: make(map[netip.AddrPort]spiffeid.ID, len(exact)), host: make(map[netip.Addr]spiffeid.ID, len(host))}
@@ -103,30 +80,30 @@ func build(docs []workloadDoc) (*Table, error) {
 	return t, nil
 }
 
-func checkID(s, at string, errs *errList) spiffeid.ID {
+func checkID(s, at string, errs *yamlfile.Problems) spiffeid.ID {
 	if s == "" {
-		errs.add(at, "", "is required: the identity the workload at these addresses must prove")
+		errs.Add(at, "", "is required: the identity the workload at these addresses must prove")
 		return spiffeid.ID{}
 	}
 	id, err := spiffeid.FromString(s)
 	switch {
 	case err != nil:
-		errs.add(at, s, "is not a SPIFFE ID (%v); write spiffe://<trust-domain>/<path>", err)
+		errs.Add(at, s, "is not a SPIFFE ID (%v); write spiffe://<trust-domain>/<path>", err)
 	case id.Path() == "":
-		errs.add(at, s, "names a whole trust domain; write a workload ID such as spiffe://%s/ns/shop/sa/orders", id.TrustDomain())
+		errs.Add(at, s, "names a whole trust domain; write a workload ID such as spiffe://%s/ns/shop/sa/orders", id.TrustDomain())
 	default:
 		return id
 	}
 	return spiffeid.ID{}
 }
 
-func claim[K comparable](m map[K]entry, k K, e entry, raw string, errs *errList) {
+func claim[K comparable](m map[K]entry, k K, e entry, raw string, errs *yamlfile.Problems) {
 	prev, ok := m[k]
 	switch {
 	case !ok:
 		m[k] = e
 	case prev.id != e.id:
-		errs.add(e.at, raw, "maps to %s, but %s already maps it to %s; an address belongs to one workload", e.id, prev.at, prev.id)
+		errs.Add(e.at, raw, "maps to %s, but %s already maps it to %s; an address belongs to one workload", e.id, prev.at, prev.id)
 	}
 }
 

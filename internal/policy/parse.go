@@ -1,17 +1,14 @@
 package policy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"reflect"
 	"strings"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/hopseal/hopseal/internal/identity"
+	"github.com/hopseal/hopseal/internal/yamlfile"
 )
 
 // MaxSize caps a policy file before parsing.
@@ -45,29 +42,9 @@ type httpDoc struct {
 // that `namespace:` peers belong to unless `trust_domain:` is next to them.
 func Parse(data []byte, local spiffeid.TrustDomain) (*Policy, error) {
 	const empty = "policy: file is empty; write `rules: []` to deny every peer, or list rules (see the package documentation)"
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("policy: file is %d bytes, over the %d-byte limit", len(data), MaxSize)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
-	}
-	if len(root.Content) == 0 {
-		return nil, errors.New(empty)
-	}
-	var errs errList
-	unknownKeys(&root, reflect.TypeFor[fileDoc](), "", &errs)
-	if err := errs.err(); err != nil {
-		return nil, err
-	}
 	var f fileDoc
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("policy: %w", err)
-	}
-	if err := dec.Decode(new(yaml.Node)); !errors.Is(err, io.EOF) {
-		return nil, errors.New("policy: file holds more than one YAML document; keep one `rules:` list")
+	if err := yamlfile.Decode(data, &f, MaxSize, "policy", empty); err != nil {
+		return nil, err
 	}
 	if f.Rules == nil {
 		return nil, errors.New("policy: rules is required; write `rules: []` to deny every peer")
@@ -76,40 +53,40 @@ func Parse(data []byte, local spiffeid.TrustDomain) (*Policy, error) {
 }
 
 func compile(docs []ruleDoc, local spiffeid.TrustDomain) (*Policy, error) {
-	var errs errList
+	errs := yamlfile.Problems{Title: "policy: invalid policy"}
 	p := &Policy{local: local}
 	names := map[string]string{} // name → key path of the rule that has it
 	for i, d := range docs {
 		at := fmt.Sprintf("rules[%d]", i)
 		switch {
 		case d.Name == "":
-			errs.add(at+".name", "", "is required; name the rule so logs can say which rule decided")
+			errs.Add(at+".name", "", "is required; name the rule so logs can say which rule decided")
 		case !validName(d.Name):
-			errs.add(at+".name", d.Name, "may only hold letters, digits, '.', '-' and '_' (at most 253)")
+			errs.Add(at+".name", d.Name, "may only hold letters, digits, '.', '-' and '_' (at most 253)")
 		case names[d.Name] != "":
-			errs.add(at+".name", d.Name, "is already the name of %s; names must be unique", names[d.Name])
+			errs.Add(at+".name", d.Name, "is already the name of %s; names must be unique", names[d.Name])
 		default:
 			names[d.Name] = at
 		}
 		p.rules = append(p.rules, compileRule(d, local, at, &errs))
 	}
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func compileRule(d ruleDoc, local spiffeid.TrustDomain, at string, errs *errList) rule {
+func compileRule(d ruleDoc, local spiffeid.TrustDomain, at string, errs *yamlfile.Problems) rule {
 	r := rule{name: d.Name}
 	for j, port := range d.Ports {
 		if port < 1 || port > 65535 {
-			errs.add(fmt.Sprintf("%s.ports[%d]", at, j), fmt.Sprint(port), "is not a port; use 1-65535")
+			errs.Add(fmt.Sprintf("%s.ports[%d]", at, j), fmt.Sprint(port), "is not a port; use 1-65535")
 			continue
 		}
 		r.ports = append(r.ports, uint16(port))
 	}
 	if len(d.From) == 0 {
-		errs.add(at+".from", "", "is empty; list the peers the rule allows")
+		errs.Add(at+".from", "", "is empty; list the peers the rule allows")
 	}
 	for j, pd := range d.From {
 		if pe, ok := compilePeer(pd, local, fmt.Sprintf("%s.from[%d]", at, j), errs); ok {
@@ -122,24 +99,24 @@ func compileRule(d ruleDoc, local spiffeid.TrustDomain, at string, errs *errList
 	return r
 }
 
-func compilePeer(d peerDoc, local spiffeid.TrustDomain, at string, errs *errList) (peer, bool) {
+func compilePeer(d peerDoc, local spiffeid.TrustDomain, at string, errs *yamlfile.Problems) (peer, bool) {
 	scoped := d.Namespace != "" || d.TrustDomain != ""
 	switch {
 	case d.Unauthenticated && (d.SPIFFEID != "" || scoped):
-		errs.add(at, "", "mixes unauthenticated: true with other keys; give plaintext peers an entry of their own")
+		errs.Add(at, "", "mixes unauthenticated: true with other keys; give plaintext peers an entry of their own")
 	case d.Unauthenticated:
 		return peer{kind: peerUnauthenticated}, true
 	case d.SPIFFEID != "" && scoped:
-		errs.add(at, "", "mixes spiffe_id with namespace or trust_domain; an ID is exact, so give it an entry of its own")
+		errs.Add(at, "", "mixes spiffe_id with namespace or trust_domain; an ID is exact, so give it an entry of its own")
 	case d.SPIFFEID != "":
 		id, err := identity.Parse(d.SPIFFEID)
 		if err != nil {
-			errs.add(at+".spiffe_id", d.SPIFFEID, "%s; IDs are matched exactly, never as patterns", unwrapQuoted(err))
+			errs.Add(at+".spiffe_id", d.SPIFFEID, "%s; IDs are matched exactly, never as patterns", unwrapQuoted(err))
 			return peer{}, false
 		}
 		return peer{kind: peerID, id: id}, true
 	case !scoped:
-		errs.add(at, "", "names no peer; set spiffe_id, namespace, trust_domain or unauthenticated: true")
+		errs.Add(at, "", "names no peer; set spiffe_id, namespace, trust_domain or unauthenticated: true")
 	default:
 		return compileScope(d, local, at, errs)
 	}
@@ -147,12 +124,12 @@ func compilePeer(d peerDoc, local spiffeid.TrustDomain, at string, errs *errList
 }
 
 // compileScope handles `namespace:` and `trust_domain:` peers.
-func compileScope(d peerDoc, local spiffeid.TrustDomain, at string, errs *errList) (peer, bool) {
+func compileScope(d peerDoc, local spiffeid.TrustDomain, at string, errs *yamlfile.Problems) (peer, bool) {
 	pe := peer{kind: peerTrustDomain, td: local}
 	if d.TrustDomain != "" {
 		td, err := identity.ParseTrustDomain(d.TrustDomain)
 		if err != nil {
-			errs.add(at+".trust_domain", d.TrustDomain, "%s", unwrapQuoted(err))
+			errs.Add(at+".trust_domain", d.TrustDomain, "%s", unwrapQuoted(err))
 			return peer{}, false
 		}
 		pe.td = td
@@ -163,20 +140,20 @@ func compileScope(d peerDoc, local spiffeid.TrustDomain, at string, errs *errLis
 	pe.kind, pe.namespace = peerNamespace, d.Namespace
 	switch {
 	case !validLabel(d.Namespace):
-		errs.add(at+".namespace", d.Namespace, "is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63); names are matched exactly, never as patterns")
+		errs.Add(at+".namespace", d.Namespace, "is not a Kubernetes namespace name (lowercase letters, digits and '-', at most 63); names are matched exactly, never as patterns")
 	case pe.td.IsZero():
-		errs.add(at+".namespace", d.Namespace, "needs trust_domain next to it: the local trust domain is not known")
+		errs.Add(at+".namespace", d.Namespace, "needs trust_domain next to it: the local trust domain is not known")
 	default:
 		return pe, true
 	}
 	return peer{}, false
 }
 
-func compileHTTP(d httpDoc, at string, errs *errList) *httpMatch {
+func compileHTTP(d httpDoc, at string, errs *yamlfile.Problems) *httpMatch {
 	h := &httpMatch{}
 	for i, m := range d.Methods {
 		if !validMethod(m) {
-			errs.add(fmt.Sprintf("%s.methods[%d]", at, i), m, "is not an upper-case HTTP method; methods are case-sensitive, write e.g. GET")
+			errs.Add(fmt.Sprintf("%s.methods[%d]", at, i), m, "is not an upper-case HTTP method; methods are case-sensitive, write e.g. GET")
 			continue
 		}
 		h.methods = append(h.methods, m)
@@ -184,15 +161,15 @@ func compileHTTP(d httpDoc, at string, errs *errList) *httpMatch {
 	for i, pre := range d.PathPrefixes {
 		pat := fmt.Sprintf("%s.path_prefixes[%d]", at, i)
 		if strings.Contains(pre, "?") {
-			errs.add(pat, pre, "holds a query; queries are ignored, so match the path only")
+			errs.Add(pat, pre, "holds a query; queries are ignored, so match the path only")
 			continue
 		}
 		canon, err := canonicalPath(pre)
 		switch {
 		case err != nil:
-			errs.add(pat, pre, "is not a usable path prefix: %v", err)
+			errs.Add(pat, pre, "is not a usable path prefix: %v", err)
 		case canon != pre:
-			errs.add(pat, pre, "is not in canonical form, so no request would match it as written; write %s", canon)
+			errs.Add(pat, pre, "is not in canonical form, so no request would match it as written; write %s", canon)
 		default:
 			h.prefixes = append(h.prefixes, pre)
 		}
@@ -200,7 +177,7 @@ func compileHTTP(d httpDoc, at string, errs *errList) *httpMatch {
 	return h
 }
 
-// unwrapQuoted drops the value from identity's messages: errList quotes it.
+// unwrapQuoted drops the value from identity's messages: Problems quotes it.
 func unwrapQuoted(err error) string {
 	msg := err.Error()
 	if _, rest, ok := strings.Cut(msg, `": `); ok && strings.HasPrefix(msg, "invalid ") {
