@@ -142,10 +142,13 @@ func (s *Sidecar) openInbound(ctx context.Context, c net.Conn, f *proxy.Flow) (*
 		f.Security = proxy.MutualTLS
 		client, hint = tc, tlsconf.Hint(tc.ConnectionState().NegotiatedProtocol)
 	case t.Mode == config.Strict:
-		f.Decision = proxy.Deny
+		f.Decision, f.Security, f.Protocol, f.SNI = proxy.Deny, proxy.Plaintext, string(first.Protocol), first.SNI
+		if first.Protocol == sniff.TLS {
+			f.Security = proxy.AppTLS
+		}
 		return nil, fmt.Errorf("not mesh mTLS (%s): this workload is strict; permissive mode accepts plaintext during migration", first.Protocol)
 	default:
-		f.Security, hint = proxy.Plaintext, string(first.Protocol)
+		f.Security, hint, f.SNI = proxy.Plaintext, string(first.Protocol), first.SNI
 		if first.Protocol == sniff.TLS {
 			f.Security = proxy.AppTLS
 		}
@@ -157,13 +160,19 @@ func (s *Sidecar) openInbound(ctx context.Context, c net.Conn, f *proxy.Flow) (*
 		return nil, errors.New(d.Reason)
 	}
 	proto, prefix := hint, []byte(nil)
-	if (proto == "" || d.NeedHTTP) && !(t.Opaque(dst.Port()) && !d.NeedHTTP) {
-		// The peer's hint only chooses telemetry; enforcement looks for itself.
+	// Detect here when the peer gave no hint, when the app's TLS ClientHello
+	// is to be read for its server name, and always when HTTP rules apply:
+	// the hint only chooses telemetry, enforcement looks for itself.
+	detect := d.NeedHTTP || (!t.Opaque(dst.Port()) && (proto == "" || proto == string(sniff.TLS) && f.SNI == ""))
+	if detect {
 		r, b, err := sniff.Read(client, peekLimit, t.DetectTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("protocol detection: %w", err)
 		}
 		proto, prefix = string(r.Protocol), b
+		if r.SNI != "" {
+			f.SNI = r.SNI
+		}
 	}
 	if proto == "" {
 		proto = string(sniff.Opaque)
@@ -177,7 +186,9 @@ func (s *Sidecar) openInbound(ctx context.Context, c net.Conn, f *proxy.Flow) (*
 	if err != nil {
 		return nil, fmt.Errorf("app at %s: %w", dst, err)
 	}
-	st := &proxy.Stream{Client: client, Upstream: up, Prefix: prefix}
+	// The Transport's raw socket calls keep the HTTP proxy's reads and
+	// writes off the runtime's syscall path, as the relay's are.
+	st := &proxy.Stream{Client: client, Upstream: proxy.NewTransport(up), Prefix: prefix}
 	switch proto {
 	case string(sniff.HTTP1):
 		st.Serve = s.serveHTTP(l7.ServeHTTP1, f.Peer.ID, dst.Port(), proxy.Inbound)

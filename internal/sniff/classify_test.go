@@ -19,7 +19,12 @@ func TestClassify(t *testing.T) {
 		{in: "", proto: sniff.Opaque, more: true},
 		{in: "G", proto: sniff.Opaque, more: true},
 		{in: "GET", proto: sniff.Opaque, more: true},
-		{in: "GET ", proto: sniff.HTTP1, method: "GET", more: true},
+		// Until the target is followed by the version, it is no request
+		// line yet: "plaintext egress" then silence must stay opaque.
+		{in: "GET ", proto: sniff.Opaque, more: true},
+		{in: "GET /index.html", proto: sniff.Opaque, more: true},
+		{in: "plaintext egress", proto: sniff.Opaque, more: true},
+		{in: "GET /index.html H", proto: sniff.HTTP1, method: "GET", more: true},
 		{in: "GET /index.html HTTP/1.", proto: sniff.HTTP1, method: "GET", more: true},
 		{in: "GET /index.html HTTP/1.1\r", proto: sniff.HTTP1, method: "GET", more: true},
 		{in: "GET /index.html HTTP/1.1\r\n", proto: sniff.HTTP1, method: "GET"},

@@ -134,7 +134,8 @@ func TestPeekTable(t *testing.T) {
 		closeW bool
 	}{
 		{name: "HTTP/1.1 request", send: req, max: sniff.DefaultMax, want: sniff.Result{Protocol: sniff.HTTP1, Method: "GET"}},
-		{name: "request line beyond max", send: req, max: 8, want: sniff.Result{Protocol: sniff.HTTP1, Method: "GET"}},
+		{name: "request line beyond max", send: req, max: 8, want: sniff.Result{Protocol: sniff.Opaque}},
+		{name: "version beyond max", send: req, max: 18, want: sniff.Result{Protocol: sniff.HTTP1, Method: "GET"}},
 		{name: "HTTP/2 preface", send: sniff.HTTP2Preface, max: sniff.DefaultMax, want: sniff.Result{Protocol: sniff.HTTP2}},
 		{name: "opaque", send: "\x00\x01binary", max: sniff.DefaultMax, want: sniff.Result{Protocol: sniff.Opaque}},
 		{name: "half a method, then EOF", send: "GE", max: sniff.DefaultMax, closeW: true, want: sniff.Result{Protocol: sniff.Opaque}},

@@ -104,7 +104,9 @@ func classifyHTTP1(b []byte) (Result, bool) {
 	}
 	switch {
 	case t == len(rest):
-		return guess, true
+		// Two words are no request line yet: if nothing more comes, the
+		// stream is opaque, lest a non-HTTP protocol be sent to the HTTP proxy.
+		return opaque, true
 	case t == 0 || rest[t] != ' ':
 		return opaque, false
 	}
