@@ -5,6 +5,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -206,7 +207,6 @@ func (p *Proxy) accept(ctx context.Context, l Listener) error {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			defer p.track(c, false)
 			p.handle(ctx, l, c)
 		}()
 	}
@@ -239,38 +239,54 @@ func (p *Proxy) drain() {
 	<-done
 }
 
+// handle opens a flow, then moves its bytes on a goroutine of its own:
+// the handshake grows the stack of the goroutine that runs it, and a flow
+// that then idles for hours should not keep that stack.
 func (p *Proxy) handle(ctx context.Context, l Listener, c net.Conn) {
-	f := Flow{Listener: l.Name, Direction: l.Direction, Source: c.RemoteAddr().String(), Start: time.Now()}
-	defer func() {
-		f.Duration = time.Since(f.Start)
-		if p.opts.Observer != nil {
-			p.opts.Observer.FlowEnded(f)
-		}
-	}()
+	f := &Flow{Listener: l.Name, Direction: l.Direction, Source: c.RemoteAddr().String(), Start: time.Now()}
 	hctx, cancel := context.WithTimeout(ctx, p.opts.HandshakeTimeout)
-	defer cancel()
-
-	st, err := l.Open(hctx, NewTransport(c), &f)
+	st, err := l.Open(hctx, NewTransport(c), f)
+	cancel() // the timeout bounds opening only
 	if err != nil {
 		if f.Decision == "" {
 			f.Decision = Fail
 		}
 		f.Reason = err.Error()
 		reset(c)
+		p.end(c, f)
 		return
 	}
 	f.Decision = Allow
 	if p.opts.Observer != nil {
-		p.opts.Observer.FlowStarted(f)
+		p.opts.Observer.FlowStarted(*f)
 	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.serve(st, f)
+		p.end(c, f)
+	}()
+}
+
+func (p *Proxy) serve(st *Stream, f *Flow) {
 	serve := st.Serve
 	if serve == nil {
 		serve = relayWithPrefix
 	}
+	var err error
 	f.BytesUp, f.BytesDown, err = serve(st.Client, st.Prefix, st.Upstream)
 	if err != nil {
 		f.Reason = err.Error()
 	}
+}
+
+// end reports f and forgets its connection.
+func (p *Proxy) end(c net.Conn, f *Flow) {
+	f.Duration = time.Since(f.Start)
+	if p.opts.Observer != nil {
+		p.opts.Observer.FlowEnded(*f)
+	}
+	p.track(c, false)
 }
 
 // relayWithPrefix sends what was read while opening, then relays.
@@ -286,10 +302,21 @@ func relayWithPrefix(client net.Conn, prefix []byte, upstream net.Conn) (int64, 
 	return up + int64(len(prefix)), down, err
 }
 
-// reset closes c with an RST, so the client sees a refusal, not a clean end.
+// reset closes c with an RST, so the peer sees a refusal or a failure, not
+// a clean end. It finds the socket under TLS and a Transport.
 func reset(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetLinger(0)
+	for inner := c; inner != nil; {
+		switch v := inner.(type) {
+		case *tls.Conn:
+			inner = v.NetConn()
+		case *Transport:
+			inner = v.Conn
+		case *net.TCPConn:
+			v.SetLinger(0)
+			inner = nil
+		default:
+			inner = nil
+		}
 	}
 	c.Close()
 }

@@ -28,7 +28,9 @@ var errTooManyFiles = syscall.EMFILE
 
 // Relay copies both ways until both sides are done and returns the bytes
 // moved client→upstream and upstream→client. A clean end in one direction
-// is passed on as a half-close; an error in either tears both down.
+// is passed on as a half-close; an error in either tears both down with a
+// reset, so neither peer mistakes a failure (a refusal by the far proxy,
+// say) for a clean end.
 func Relay(client, upstream net.Conn) (up, down int64, err error) {
 	var upErr error
 	var wg sync.WaitGroup
@@ -37,14 +39,12 @@ func Relay(client, upstream net.Conn) (up, down int64, err error) {
 		defer wg.Done()
 		up, upErr = pipe(upstream, client)
 		if upErr != nil {
-			client.Close()
-			upstream.Close()
+			abort(client, upstream, upErr)
 		}
 	}()
 	down, err = pipe(client, upstream)
 	if err != nil {
-		client.Close()
-		upstream.Close()
+		abort(client, upstream, err)
 	}
 	wg.Wait()
 	client.Close()
@@ -56,6 +56,18 @@ func Relay(client, upstream net.Conn) (up, down int64, err error) {
 		err = nil // closed by the other direction's error, already reported
 	}
 	return up, down, err
+}
+
+// abort tears both sides down after err: with resets, unless err is only
+// a side closed by the other direction or by draining.
+func abort(client, upstream net.Conn, err error) {
+	if errors.Is(err, net.ErrClosed) {
+		client.Close()
+		upstream.Close()
+		return
+	}
+	reset(client)
+	reset(upstream)
 }
 
 // pipe copies src to dst, then half-closes dst. It picks the cheapest way to
