@@ -7,7 +7,8 @@
 #   scripts/bench.sh -- -rounds 5     # pass flags to the benchmark (go run ./test/bench -h)
 #
 # It installs stunnel (scripts/install-test-deps.sh), builds hopseal, then
-# runs the CA, two hopseal proxies and two stunnel processes on loopback.
+# runs the CA, hopseal proxies and stunnel pairs on loopback and in pods
+# (network namespaces; root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,9 +25,5 @@ done
 
 ./scripts/install-test-deps.sh
 
-bin_dir=$(mktemp -d)
-trap 'rm -rf "$bin_dir"' EXIT
-echo "building hopseal"
-go build -o "$bin_dir/hopseal" ./cmd/hopseal
-
-go run ./test/bench -hopseal "$bin_dir/hopseal" "${args[@]+"${args[@]}"}"
+# The bench builds hopseal itself, somewhere the proxies' UID can reach.
+go run ./test/bench "${args[@]+"${args[@]}"}"

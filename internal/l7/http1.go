@@ -39,7 +39,7 @@ func ServeHTTP1(client net.Conn, prefix []byte, upstream net.Conn, opts Options)
 		answered: make(chan struct{}, 1),
 		respDone: make(chan struct{}),
 	}
-	go c.serveResponses()
+	go c.runResponses(false)
 	c.serveRequests()
 	<-c.respDone
 	up, down = c.cin.n, c.uin.n
@@ -69,6 +69,8 @@ type h1conn struct {
 	served           int           // responses passed on (response side only)
 	closing          atomic.Bool   // the connections are being closed on purpose
 	closeOnce        sync.Once
+	parkMu           sync.Mutex  // guards unpark
+	unpark           func() bool // set while the response side is parked
 
 	mu  sync.Mutex
 	err error
@@ -211,6 +213,7 @@ func (c *h1conn) forward(ex *exchange) bool {
 		c.finish(ex)
 		return false
 	}
+	c.wakeResponses()
 	err := req.Write(&c.toUp)
 	if ferr := c.toUp.Flush(); err == nil {
 		err = ferr
@@ -289,6 +292,7 @@ const (
 
 func (c *h1conn) lingerClose() {
 	c.closing.Store(true)
+	c.stopParking()
 	c.upstream.Close()
 	closeWrite(c.client)
 	c.client.SetReadDeadline(time.Now().Add(lingerTimeout))
@@ -299,6 +303,7 @@ func (c *h1conn) lingerClose() {
 func (c *h1conn) closeBoth() {
 	c.closing.Store(true)
 	c.closeOnce.Do(func() {
+		c.stopParking()
 		c.client.Close()
 		c.upstream.Close()
 	})

@@ -8,13 +8,26 @@ import (
 	"strings"
 )
 
+// runResponses runs the response side until it ends for good, or parks.
+// woken says the upstream has something to read: parking again before
+// reading it would only wake again at once.
+func (c *h1conn) runResponses(woken bool) {
+	if !c.serveResponses(woken) {
+		close(c.respDone)
+	}
+}
+
 // serveResponses is the response side of ServeHTTP1. While idle it waits
 // for the upstream's next byte, so an upstream that closes an idle
-// connection closes the client's too, as a relay would.
-func (c *h1conn) serveResponses() {
-	defer close(c.respDone)
-	for {
-		err := c.uin.wait()
+// connection closes the client's too, as a relay would; with a Parker it
+// parks once the connection has idled a while, and returns true (see
+// park.go).
+func (c *h1conn) serveResponses(woken bool) (parked bool) {
+	for ; ; woken = false {
+		parked, err := c.awaitUpstream(woken)
+		if parked {
+			return true
+		}
 		var ex *exchange
 		select {
 		case ex = <-c.queue: // queued before its request was sent: there if a response is due
@@ -23,17 +36,17 @@ func (c *h1conn) serveResponses() {
 		switch {
 		case ex == nil && err != nil:
 			c.upstreamEnded(err)
-			return
+			return false
 		case ex == nil:
 			c.fail(errors.New("l7: upstream sent bytes with no request pending"))
 			c.closeBoth()
-			return
+			return false
 		case err != nil:
 			c.upstreamFailed(ex, err)
-			return
+			return false
 		}
 		if !c.respond(ex) {
-			return
+			return false
 		}
 	}
 }

@@ -10,6 +10,7 @@
 package l7
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -41,6 +42,21 @@ type Options struct {
 	// Observe receives each finished request; it must not block. It may
 	// be called from several goroutines at once.
 	Observe func(Request)
+	// Parker, if set, lets the response side of an idle HTTP/1 connection
+	// wait for the upstream without a goroutine of its own (proxy.Waker):
+	// thousands of idle keep-alive connections then cost a stack each
+	// instead of two.
+	Parker Parker
+	// ParkAfter is how long a connection must idle before it parks
+	// (default 1 s).
+	ParkAfter time.Duration
+}
+
+// Parker calls fn on a new goroutine once c has something to read (bytes,
+// an end or an error). cancel undoes Park; it returns true if fn will not
+// be called. c must not be closed while parked.
+type Parker interface {
+	Park(c net.Conn, fn func()) (cancel func() bool, err error)
 }
 
 func (o *Options) authorize(method, path string) (bool, string, string) {

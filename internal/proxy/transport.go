@@ -88,6 +88,15 @@ func (t *Transport) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// Buffered is how many bytes the Transport has read ahead and not handed
+// out yet; only the reading goroutine may ask.
+func (t *Transport) Buffered() int {
+	if t.in == nil {
+		return 0
+	}
+	return t.in.w - t.in.r
+}
+
 // SyscallConn reaches the socket underneath, for socket options such as
 // SO_ORIGINAL_DST and for peeking; never read or write through it.
 func (t *Transport) SyscallConn() (syscall.RawConn, error) {

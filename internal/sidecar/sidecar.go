@@ -23,6 +23,7 @@ import (
 	"github.com/hopseal/hopseal/internal/clock"
 	"github.com/hopseal/hopseal/internal/config"
 	"github.com/hopseal/hopseal/internal/discovery"
+	"github.com/hopseal/hopseal/internal/l7"
 	"github.com/hopseal/hopseal/internal/pki"
 	"github.com/hopseal/hopseal/internal/policy"
 	"github.com/hopseal/hopseal/internal/proxy"
@@ -56,6 +57,7 @@ type Sidecar struct {
 	discoveryTable func() *discovery.Table
 	reloaders      []reloader
 	meshServer     *tls.Config
+	parker         l7.Parker // nil where sockets cannot be parked
 }
 
 // reloader keeps a file-backed value current.
@@ -158,6 +160,7 @@ func (s *Sidecar) Ready() error {
 // Run obtains an identity, then serves until ctx ends.
 func (s *Sidecar) Run(ctx context.Context) error {
 	defer s.agent.Close()
+	tuneGC()
 	reg := telemetry.NewRegistry()
 	metrics := telemetry.NewProxyMetrics(reg)
 	s.http = telemetry.NewHTTP(reg, s.log)
@@ -176,6 +179,14 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		return err
 	}
 	g.Go(func() error { return s.agent.Run(ctx) })
+	if s.cfg.Transparent != nil {
+		// Idle HTTP/1 keep-alive connections wait for their upstream here,
+		// not each on a goroutine of its own.
+		if w, err := proxy.NewWaker(); err == nil {
+			s.parker = w
+			g.Go(func() error { return w.Run(ctx) })
+		}
+	}
 	for _, r := range s.reloaders {
 		g.Go(func() error { return r.Run(ctx) })
 	}

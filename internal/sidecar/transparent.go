@@ -209,6 +209,7 @@ func (s *Sidecar) serveHTTP(serve httpServe, peer spiffeid.ID, port uint16, dir 
 			return d.Allow, d.Rule, d.Reason
 		},
 		Observe: func(r l7.Request) { s.http.Request(dir, peer, r) },
+		Parker:  s.parker,
 	}
 	return func(client net.Conn, prefix []byte, upstream net.Conn) (int64, int64, error) {
 		return serve(client, prefix, upstream, opts)

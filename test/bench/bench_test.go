@@ -9,16 +9,21 @@ import (
 )
 
 func TestUpdateDoc(t *testing.T) {
-	const valid = "# Benchmarks\n" + beginMarker + "\nold table\n" + endMarker + "\nnotes\n"
+	beginMarker, endMarker := markers("transparent")
+	otherBegin, otherEnd := markers("loopback")
+	other := otherBegin + "\nloopback table\n" + otherEnd + "\n"
+	const notes = "\nnotes\n"
+	valid := "# Benchmarks\n" + other + beginMarker + "\nold table\n" + endMarker + notes
 	cases := []struct {
 		name    string
 		doc     string
 		want    string // "" when an error is expected
 		wantErr string
 	}{
-		{"replaces the block", valid, "# Benchmarks\n" + beginMarker + "\nnew table\n" + endMarker + "\nnotes\n", ""},
+		{"replaces only its block", valid, "# Benchmarks\n" + other + beginMarker + "\nnew table\n" + endMarker + notes, ""},
 		{"no begin marker", strings.Replace(valid, beginMarker, "", 1), "", "add the two markers"},
 		{"no end marker", strings.Replace(valid, endMarker, "", 1), "", "add the two markers"},
+		{"only another topology's markers", "# B\n" + other, "", "bench:transparent:begin"},
 		{"markers swapped", "# B\n" + endMarker + "\nx\n" + beginMarker + "\n", "", "add the two markers"},
 	}
 	for _, tc := range cases {
@@ -27,7 +32,7 @@ func TestUpdateDoc(t *testing.T) {
 			if err := os.WriteFile(file, []byte(tc.doc), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			err := updateDoc(file, "new table\n")
+			err := updateDoc(file, "transparent", "new table\n")
 			got, _ := os.ReadFile(file)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -81,8 +86,8 @@ func TestPercentileAndMedian(t *testing.T) {
 	if got := percentile(sorted, 100); got != 100 {
 		t.Errorf("p100 = %d, want 100", got)
 	}
-	get := func(s sample) float64 { return float64(s.p50) }
-	odd := []sample{{p50: 3}, {p50: 1}, {p50: 2}}
+	get := func(s sample) float64 { return s.handshakes }
+	odd := []sample{{handshakes: 3}, {handshakes: 1}, {handshakes: 2}}
 	if got := median(odd, get); got != 2 {
 		t.Errorf("median of 3, 1, 2 = %v, want 2", got)
 	}

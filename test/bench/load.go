@@ -9,114 +9,54 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
-)
-
-// The app server speaks a tiny protocol. A connection's first byte picks
-// the mode and is acknowledged with one byte, so the whole path (including
-// any TLS handshake behind a proxy) is up before anything is timed.
-const (
-	modeBulk    = 'B' // client sends until it half-closes; server replies with the byte count
-	modeRequest = 'R' // client sends reqSize bytes, server answers respSize bytes, repeat
-	reqSize     = 64
-	respSize    = 1024
 )
 
 // latencyWarmup is sent before the measured requests and not counted.
 const latencyWarmup = 500 * time.Millisecond
 
-// app is the workload behind every path.
-type app struct {
-	ln net.Listener
-	wg sync.WaitGroup
-}
-
-func startApp() (*app, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	a := &app{ln: ln}
-	a.wg.Go(a.serve)
-	return a, nil
-}
-
-func (a *app) addr() string { return a.ln.Addr().String() }
-
-func (a *app) close() {
-	a.ln.Close()
-	a.wg.Wait()
-}
-
-func (a *app) serve() {
-	for {
-		c, err := a.ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			handle(c)
-		}()
-	}
-}
-
-func handle(c net.Conn) {
-	var mode [1]byte
-	if _, err := io.ReadFull(c, mode[:]); err != nil {
-		return
-	}
-	if _, err := c.Write(mode[:]); err != nil {
-		return
-	}
-	switch mode[0] {
-	case modeBulk:
-		buf := make([]byte, 256<<10)
-		var n uint64
-		for {
-			nr, err := c.Read(buf)
-			n += uint64(nr)
-			if err != nil {
-				break
-			}
-		}
-		c.Write(binary.BigEndian.AppendUint64(nil, n))
-	case modeRequest:
-		req, resp := make([]byte, reqSize), make([]byte, respSize)
-		for {
-			if _, err := io.ReadFull(c, req); err != nil {
-				return
-			}
-			if _, err := c.Write(resp); err != nil {
-				return
-			}
-		}
-	}
-}
-
-// open connects to addr and waits for the app's acknowledgement of mode.
-func open(addr string, mode byte) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+// openBulk connects through p and waits for the app's acknowledgement, so
+// the whole path (including any TLS handshake behind a proxy) is up before
+// anything is timed.
+func openBulk(p *path) (net.Conn, error) {
+	c, err := p.dial()
 	if err != nil {
 		return nil, err
 	}
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	var ack [1]byte
-	if _, err := c.Write([]byte{mode}); err != nil {
+	if _, err := c.Write([]byte{modeBulk}); err != nil {
 		c.Close()
 		return nil, err
 	}
-	if _, err := io.ReadFull(c, ack[:]); err != nil || ack[0] != mode {
+	if _, err := io.ReadFull(c, ack[:]); err != nil || ack[0] != modeBulk {
 		c.Close()
-		return nil, fmt.Errorf("no acknowledgement from the app through %s: %v", addr, err)
+		return nil, fmt.Errorf("no acknowledgement from the app through %s: %v", p.addr, err)
 	}
 	c.SetDeadline(time.Time{})
 	return c, nil
 }
 
+// openHTTP connects through p and completes one request.
+func openHTTP(p *path) (*httpConn, error) {
+	c, err := p.dial()
+	if err != nil {
+		return nil, err
+	}
+	h := newHTTPConn(c)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := h.roundTrip(httpRequest); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("first request through %s: %w", p.addr, err)
+	}
+	c.SetDeadline(time.Time{})
+	return h, nil
+}
+
 // bulk sends as fast as possible on n streams for d and returns the rate
 // in bytes per second, as counted by the app.
-func bulk(ctx context.Context, addr string, streams int, d time.Duration) (float64, int64, error) {
+func bulk(ctx context.Context, p *path, streams int, d time.Duration) (float64, int64, error) {
 	conns := make([]net.Conn, 0, streams)
 	defer func() {
 		for _, c := range conns {
@@ -124,7 +64,7 @@ func bulk(ctx context.Context, addr string, streams int, d time.Duration) (float
 		}
 	}()
 	for range streams {
-		c, err := open(addr, modeBulk)
+		c, err := openBulk(p)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -169,21 +109,21 @@ func send(ctx context.Context, c net.Conn, chunk []byte, stopAt time.Time) (uint
 	return binary.BigEndian.Uint64(count[:]), nil
 }
 
-// latency sends requests at a fixed rate, spread round-robin over conns
-// keep-alive connections, for d after a warm-up, and returns the sorted
-// latencies of the requests after the warm-up. A request's clock starts when it is sent, or at its scheduled
-// time if its connection was still busy then (no coordinated omission).
-// window runs between the first request and the last response, while
-// every connection is open.
-func latency(ctx context.Context, addr string, rate, conns int, d time.Duration, window func(start bool)) ([]time.Duration, error) {
-	cs := make([]net.Conn, 0, conns)
+// latency sends HTTP requests at a fixed rate, spread round-robin over
+// conns keep-alive connections, for d after a warm-up, and returns the
+// sorted latencies of the requests after the warm-up. A request's clock
+// starts when it is sent, or at its scheduled time if its connection was
+// still busy then (no coordinated omission). window runs between the
+// first request and the last response, while every connection is open.
+func latency(ctx context.Context, p *path, rate, conns int, d time.Duration, window func(start bool)) ([]time.Duration, error) {
+	cs := make([]*httpConn, 0, conns)
 	defer func() {
 		for _, c := range cs {
 			c.Close()
 		}
 	}()
 	for range conns {
-		c, err := open(addr, modeRequest)
+		c, err := openHTTP(p)
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +139,6 @@ func latency(ctx context.Context, addr string, rate, conns int, d time.Duration,
 	var wg sync.WaitGroup
 	for k, c := range cs {
 		wg.Go(func() {
-			req, resp := make([]byte, reqSize), make([]byte, respSize)
 			for i := k; i < total && ctx.Err() == nil; i += conns {
 				at := begin.Add(time.Duration(i) * interval)
 				start := at
@@ -207,11 +146,7 @@ func latency(ctx context.Context, addr string, rate, conns int, d time.Duration,
 					time.Sleep(wait)
 					start = time.Now()
 				}
-				if _, err := c.Write(req); err != nil {
-					errs[k] = err
-					return
-				}
-				if _, err := io.ReadFull(c, resp); err != nil {
+				if err := c.roundTrip(httpRequest); err != nil {
 					errs[k] = err
 					return
 				}
@@ -230,6 +165,56 @@ func latency(ctx context.Context, addr string, rate, conns int, d time.Duration,
 	out := results[skip:]
 	slices.Sort(out)
 	return out, nil
+}
+
+// handshakes runs clients that each open a connection, send one request
+// asking to close, read the response and the close, and start over, for d.
+// It returns completed requests per second: each is a new TCP connection
+// and, behind a proxy pair, a new mutual TLS handshake.
+func handshakes(ctx context.Context, p *path, clients int, d time.Duration) (float64, error) {
+	var done atomic.Int64
+	errs := make([]error, clients)
+	begin := time.Now()
+	stopAt := begin.Add(d)
+	var wg sync.WaitGroup
+	for k := range clients {
+		wg.Go(func() {
+			errs[k] = p.from.do(func() error {
+				for time.Now().Before(stopAt) && ctx.Err() == nil {
+					if err := oneShot(p.addr); err != nil {
+						return err
+					}
+					done.Add(1)
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	if err := errors.Join(errs...); err != nil {
+		return 0, err
+	}
+	return float64(done.Load()) / elapsed.Seconds(), ctx.Err()
+}
+
+// oneShot is one request on a new connection; the app closes it, so the
+// client's socket ends without TIME_WAIT.
+func oneShot(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	h := newHTTPConn(c)
+	if err := h.roundTrip(httpClose); err != nil {
+		return err
+	}
+	if n, err := h.br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		return fmt.Errorf("the connection stayed open after a response to Connection: close (%d bytes, %v)", n, err)
+	}
+	return nil
 }
 
 // percentile of sorted samples, p in [0, 100].

@@ -16,25 +16,50 @@ import (
 	"time"
 )
 
-// proc is a child process whose output is kept for log lines and errors.
+// proc is a child process whose output is kept for log lines and errors:
+// the first outputHead bytes (start-up lines, the first connections) and
+// the last outputTail bytes, since proxies log every connection and request.
 type proc struct {
-	name string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  bytes.Buffer
-	done chan struct{}
+	name    string
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	out     bytes.Buffer
+	tail    []byte
+	dropped int64
+	done    chan struct{}
 }
+
+const (
+	outputHead = 4 << 20
+	outputTail = 64 << 10
+)
 
 func (p *proc) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.out.Write(b)
+	n := len(b)
+	if room := outputHead - p.out.Len(); room > 0 {
+		k := min(room, len(b))
+		p.out.Write(b[:k])
+		b = b[k:]
+	}
+	if len(b) > 0 {
+		p.dropped += int64(len(b))
+		p.tail = append(p.tail, b...)
+		if extra := len(p.tail) - outputTail; extra > 0 {
+			p.tail = append(p.tail[:0], p.tail[extra:]...)
+		}
+	}
+	return n, nil
 }
 
 func (p *proc) output() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.out.String()
+	if p.dropped == 0 {
+		return p.out.String()
+	}
+	return p.out.String() + fmt.Sprintf("\n[… %d bytes, of which the last %d follow …]\n", p.dropped, len(p.tail)) + string(p.tail)
 }
 
 // start runs a process in dir with extra environment variables; stop (or
@@ -192,20 +217,4 @@ func threadCPU(pid int) (time.Duration, error) {
 		sum += time.Duration(ns)
 	}
 	return sum, nil
-}
-
-// peakRSS is VmHWM of a process, in bytes.
-func peakRSS(pid int) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for l := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status has no VmHWM", pid)
 }

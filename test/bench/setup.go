@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,12 +20,18 @@ const (
 
 // path is one way from the load generator to the app.
 type path struct {
-	name    string
-	addr    string  // where the load generator connects
-	proxies []*proc // client side, then server side; none for plaintext
-	stop    func()
-	tls     func() string // what the pair negotiated, once connections ended
+	name      string
+	from      *pod    // where the load generator runs; nil: in this namespace
+	addr      string  // where the load generator connects
+	proxies   []*proc // client side, then server side; none for plaintext
+	admins    []string
+	adminPods []*pod // where each admin address is reachable
+	startRSS  []int64
+	stop      func()
+	tls       func() string // what the pair negotiated, once connections ended
 }
+
+func (p *path) dial() (net.Conn, error) { return p.from.dial(p.addr) }
 
 // logTail is the end of each proxy's output, to explain a failure.
 func (p *path) logTail() string {
@@ -39,78 +46,111 @@ func (p *path) logTail() string {
 	return b.String()
 }
 
-func direct(appAddr string) *path {
-	return &path{name: "plaintext", addr: appAddr, stop: func() {}, tls: func() string { return "none" }}
+// recordStartRSS notes each proxy's resident memory before any traffic.
+func (p *path) recordStartRSS() {
+	for _, pr := range p.proxies {
+		n, _ := procStatus(pr.pid(), "VmRSS")
+		p.startRSS = append(p.startRSS, n)
+	}
 }
 
-// hopsealPair runs a CA and two `hopseal proxy` processes:
-// client → outbound listener → mTLS → inbound listener → app.
-func hopsealPair(ctx context.Context, bin string, env []string, dir, appAddr string) (_ *path, err error) {
-	var procs []*proc
-	p := &path{name: "hopseal", stop: func() { stopAll(procs) }}
-	defer func() {
-		if err != nil {
-			p.stop()
-		}
-	}()
-	ca, err := start(dir, nil, bin, "ca", "serve", "--state-dir", "ca", "--trust-domain", trustDomain,
-		"--listen", "127.0.0.1:0", "--bundle-listen", "")
+func plainPath(from *pod, appAddr string) *path {
+	return &path{name: "plaintext", from: from, addr: appAddr, stop: func() {}, tls: func() string { return "none" }}
+}
+
+// launcher runs programs here, or inside a pod as a user ("uid:gid").
+type launcher struct {
+	pod *pod
+	as  string
+}
+
+func (l launcher) start(dir string, env []string, label, name string, args ...string) (*proc, error) {
+	if l.pod != nil {
+		args = l.pod.command(l.as, name, args...)
+		name = "ip"
+	}
+	p, err := start(dir, env, name, args...)
 	if err != nil {
 		return nil, err
 	}
-	procs = append(procs, ca)
-	serving, err := ca.logLine(ctx, "CA serving", readyWait)
-	if err != nil {
-		return nil, err
-	}
-	caAddr, _ := serving["issuer_addr"].(string)
-	bundle, err := run(ctx, dir, bin, "ca", "bundle", "--state-dir", "ca")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bundle.pem"), []byte(bundle), 0o644); err != nil {
-		return nil, err
-	}
-	server, err := startProxy(ctx, bin, env, dir, "server", caAddr, fmt.Sprintf(
-		"inbound:\n  - {name: app, listen: 127.0.0.1:0, forward: %s, allow: [%s]}\n", appAddr, clientID))
-	if err != nil {
-		return nil, err
-	}
-	procs = append(procs, server.proc)
-	client, err := startProxy(ctx, bin, env, dir, "client", caAddr, fmt.Sprintf(
-		"outbound:\n  - {name: app, listen: 127.0.0.1:0, upstream: %s, server_id: %s}\n", server.addrs["inbound.app"], serverID))
-	if err != nil {
-		return nil, err
-	}
-	procs = append(procs, client.proc)
-	p.addr = client.addrs["outbound.app"]
-	p.proxies = []*proc{client.proc, server.proc}
-	p.tls = func() string { return hopsealTLS(server.proc) }
+	p.name = label
 	return p, nil
+}
+
+// startApp runs this program as the app, listening on addr.
+func startApp(l launcher, addr string) (*proc, string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, "", err
+	}
+	a, err := l.start("/", nil, "app", exe, "-serve-app", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	line, err := a.textLine(context.Background(), "app listening ", readyWait)
+	if err != nil {
+		a.stop()
+		return nil, "", err
+	}
+	return a, strings.TrimPrefix(line, "app listening "), nil
+}
+
+// ca is a running `hopseal ca serve`.
+type ca struct {
+	proc *proc
+	addr string
+	bin  string
+	dir  string // holds its state dir "ca" and bundle.pem
+}
+
+func startCA(ctx context.Context, bin, dir, listen string) (*ca, error) {
+	p, err := start(dir, nil, bin, "ca", "serve", "--state-dir", "ca", "--trust-domain", trustDomain,
+		"--listen", listen, "--bundle-listen", "")
+	if err != nil {
+		return nil, err
+	}
+	p.name = "ca"
+	serving, err := p.logLine(ctx, "CA serving", readyWait)
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	c := &ca{proc: p, bin: bin, dir: dir}
+	c.addr, _ = serving["issuer_addr"].(string)
+	bundle, err := run(ctx, dir, bin, "ca", "bundle", "--state-dir", "ca")
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, "bundle.pem"), []byte(bundle), 0o644)
+	}
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	return c, nil
 }
 
 type runningProxy struct {
 	proc  *proc
 	addrs map[string]string // "inbound.<name>" / "outbound.<name>" → address
+	admin string
 }
 
-// startProxy obtains a join token for role's identity and runs a proxy with
-// the given listener section.
-func startProxy(ctx context.Context, bin string, env []string, dir, role, caAddr, listeners string) (*runningProxy, error) {
+// startProxy runs a proxy for role ("client" or "server") in its own
+// directory under the CA's, owned by the user it runs as, with a fresh join
+// token and the given configuration after the common part. Its SVID ends up
+// in <dir>/<role>/data (svidFiles), where stunnel finds it too.
+func (c *ca) startProxy(ctx context.Context, l launcher, env []string, role, rest string, files map[string]string) (*runningProxy, error) {
 	id := map[string]string{"client": clientID, "server": serverID}[role]
-	token, err := run(ctx, dir, bin, "ca", "token", "create", "--state-dir", "ca", "--spiffe-id", id)
+	dir := filepath.Join(c.dir, role)
+	token, err := run(ctx, c.dir, c.bin, "ca", "token", "create", "--state-dir", "ca", "--spiffe-id", id)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, role+".tok"), []byte(token), 0o600); err != nil {
+	files["token"] = token
+	files["proxy.yaml"] = fmt.Sprintf("spiffe_id: %s\nca: {address: %s, bundle_file: ../bundle.pem, join_token_file: token}\ndata_dir: data\n%s", id, c.addr, rest)
+	if err := writeOwned(dir, l.as, files); err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf("spiffe_id: %s\nca: {address: %s, bundle_file: bundle.pem, join_token_file: %s.tok}\ndata_dir: %s-data\n%s",
-		id, caAddr, role, role, listeners)
-	if err := os.WriteFile(filepath.Join(dir, role+".yaml"), []byte(cfg), 0o644); err != nil {
-		return nil, err
-	}
-	p, err := start(dir, env, bin, "proxy", "-c", role+".yaml")
+	p, err := l.start(dir, env, role+"-side hopseal", c.bin, "proxy", "-c", "proxy.yaml")
 	if err != nil {
 		return nil, err
 	}
@@ -122,13 +162,47 @@ func startProxy(ctx context.Context, bin string, env []string, dir, role, caAddr
 		p.stop()
 		return nil, fmt.Errorf("%s proxy: %w", role, err)
 	}
-	addrs := map[string]string{}
+	rp := &runningProxy{proc: p, addrs: map[string]string{}}
+	rp.admin, _ = listening["admin"].(string)
 	for k, v := range listening {
 		if s, ok := v.(string); ok && (strings.HasPrefix(k, "inbound.") || strings.HasPrefix(k, "outbound.")) {
-			addrs[k] = s
+			rp.addrs[k] = s
 		}
 	}
-	return &runningProxy{proc: p, addrs: addrs}, nil
+	return rp, nil
+}
+
+// writeOwned creates dir with files in it, owned by as ("uid:gid") if set.
+func writeOwned(dir, as string, files map[string]string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	paths := []string{dir}
+	for name, content := range files {
+		file := filepath.Join(dir, name)
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			return err
+		}
+		paths = append(paths, file)
+	}
+	if as == "" {
+		return nil
+	}
+	u, g, _ := strings.Cut(as, ":")
+	uid, _ := strconv.Atoi(u)
+	gid, _ := strconv.Atoi(g)
+	for _, p := range paths {
+		if err := os.Chown(p, uid, gid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// svidFiles are the certificate and key a hopseal proxy of role keeps.
+func svidFiles(hopsealDir, role string) (cert, key string) {
+	data := filepath.Join(hopsealDir, role, "data")
+	return filepath.Join(data, "svid.pem"), filepath.Join(data, "svid.key")
 }
 
 // hopsealTLS reads what the server-side proxy logged about a finished flow.
@@ -142,95 +216,8 @@ func hopsealTLS(server *proc) string {
 	return fmt.Sprintf("%v, %v, %v", line["tls_version"], line["cipher_suite"], line["key_exchange"])
 }
 
-// stunnelPair runs stunnel in client mode in front of stunnel in server
-// mode, both with the SVIDs the hopseal CA issued to the hopseal proxies
-// (data_dir), verifying the peer's chain to the same bundle, TLS 1.3 only,
-// with the AEAD hopseal negotiates.
-func stunnelPair(ctx context.Context, bin, dir, hopsealDir, appAddr string) (_ *path, err error) {
-	var procs []*proc
-	p := &path{name: "stunnel", stop: func() { stopAll(procs) }}
-	defer func() {
-		if err != nil {
-			p.stop()
-		}
-	}()
-	serverAddr, clientAddr := freePort(), freePort()
-	common := func(role, accept, connect string) string {
-		data := filepath.Join(hopsealDir, role+"-data")
-		return fmt.Sprintf(`foreground = yes
-debug = 6
-pid =
-socket = l:TCP_NODELAY=1
-socket = r:TCP_NODELAY=1
-[app]
-accept = %s
-connect = %s
-cert = %s
-key = %s
-CAfile = %s
-verifyChain = yes
-sslVersionMin = TLSv1.3
-sslVersionMax = TLSv1.3
-ciphersuites = TLS_AES_128_GCM_SHA256
-`, accept, connect, filepath.Join(data, "svid.pem"), filepath.Join(data, "svid.key"), filepath.Join(hopsealDir, "bundle.pem"))
-	}
-	confs := map[string]string{
-		"server": common("server", serverAddr, appAddr) + "requireCert = yes\n",
-		"client": common("client", clientAddr, serverAddr) + "client = yes\n",
-	}
-	byRole := map[string]*proc{}
-	for _, role := range []string{"server", "client"} {
-		file := filepath.Join(dir, role+".conf")
-		if err := os.WriteFile(file, []byte(confs[role]), 0o600); err != nil {
-			return nil, err
-		}
-		sp, err := start(dir, nil, bin, file)
-		if err != nil {
-			return nil, err
-		}
-		procs = append(procs, sp)
-		if _, err := sp.textLine(ctx, "Configuration successful", readyWait); err != nil {
-			return nil, fmt.Errorf("stunnel %s: %w", role, err)
-		}
-		byRole[role] = sp
-	}
-	p.addr = clientAddr
-	p.proxies = []*proc{byRole["client"], byRole["server"]}
-	p.tls = func() string { return stunnelTLS(byRole["client"]) }
-	return p, nil
-}
-
-// stunnelTLS reads the negotiated parameters from stunnel's info log.
-func stunnelTLS(client *proc) string {
-	out := client.output()
-	var parts []string
-	for _, key := range []string{" ciphersuite: ", "Peer temporary key: ", "Negotiated TLSv1.3 group: "} {
-		for l := range strings.Lines(out) {
-			if i := strings.Index(l, key); i >= 0 {
-				parts = append(parts, strings.TrimSpace(l[i:]))
-				break
-			}
-		}
-	}
-	if len(parts) == 0 {
-		return "unknown (not in stunnel's log)"
-	}
-	return strings.Join(parts, "; ")
-}
-
 func stopAll(procs []*proc) {
 	for i := len(procs) - 1; i >= 0; i-- {
 		procs[i].stop()
 	}
-}
-
-// freePort returns a loopback address whose port was free just now
-// (stunnel cannot listen on port 0 and report it).
-func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
