@@ -75,6 +75,12 @@ func RoundTrip(addr string, payload []byte, timeout time.Duration) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
+	return roundTripOn(c, payload, timeout)
+}
+
+// roundTripOn is RoundTrip on a connection it closes. A read error (such
+// as a reset) wins over a write error, which it usually causes.
+func roundTripOn(c net.Conn, payload []byte, timeout time.Duration) ([]byte, error) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(timeout))
 	errc := make(chan error, 1)
@@ -86,8 +92,8 @@ func RoundTrip(addr string, payload []byte, timeout time.Duration) ([]byte, erro
 		errc <- err
 	}()
 	got, rerr := io.ReadAll(c)
-	if werr := <-errc; werr != nil {
-		return got, werr
+	if werr := <-errc; werr != nil && rerr == nil {
+		rerr = werr
 	}
 	return got, rerr
 }

@@ -76,21 +76,7 @@ func (p *MeshPod) RoundTrip(addr string, payload []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(meshClientTimeout))
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Write(payload)
-		if err == nil {
-			err = c.(*net.TCPConn).CloseWrite()
-		}
-		errc <- err
-	}()
-	got, rerr := io.ReadAll(c)
-	if werr := <-errc; werr != nil && rerr == nil {
-		rerr = werr
-	}
-	return got, rerr
+	return roundTripOn(c, payload, meshClientTimeout)
 }
 
 // IsReset reports whether err is a connection reset: how hopseal refuses a

@@ -1,17 +1,13 @@
 package testenv
 
 import (
-	"errors"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/hopseal/hopseal/internal/netns"
 )
 
 // Cred is the user a pod process runs as, e.g. Cred{1443, 1443} for the
@@ -33,51 +29,7 @@ func (p *Pod) Addr6(port uint16) string {
 // runs on its own goroutine, so it must report failure by returning an
 // error, not with t.Fatal.
 func (p *Pod) Do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		err := errors.New("netns: function exited without returning (t.Fatal or runtime.Goexit inside Pod.Do): return an error instead")
-		defer func() { errc <- err }()
-		runtime.LockOSThread()
-		restore, serr := enterNetns(p.nsPath())
-		if serr != nil {
-			runtime.UnlockOSThread()
-			err = fmt.Errorf("netns: enter %s: %w", p.NS, serr)
-			return
-		}
-		defer func() {
-			if rerr := restore(); rerr != nil {
-				// The thread stays locked: Go ends it with this goroutine.
-				err = errors.Join(err, fmt.Errorf("netns: leave %s: %w", p.NS, rerr))
-				return
-			}
-			runtime.UnlockOSThread()
-		}()
-		err = fn()
-	}()
-	return <-errc
-}
-
-// enterNetns moves the calling (locked) thread into the namespace at path
-// and returns how to move it back.
-func enterNetns(path string) (restore func() error, err error) {
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		return nil, err
-	}
-	target, err := os.Open(path)
-	if err != nil {
-		orig.Close()
-		return nil, err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		orig.Close()
-		return nil, err
-	}
-	return func() error {
-		defer orig.Close()
-		return unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
-	}, nil
+	return netns.Do(p.nsPath(), fn)
 }
 
 func (p *Pod) nsPath() string { return "/run/netns/" + p.NS }

@@ -20,13 +20,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/hopseal/hopseal/internal/netns"
 )
 
 const (
@@ -222,25 +221,7 @@ func (p *pod) do(fn func() error) error {
 	if p == nil {
 		return fn()
 	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		restore, err := enterNetns("/run/netns/" + p.ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter pod %s: %w", p.name, err)
-			return
-		}
-		err = fn()
-		if rerr := restore(); rerr != nil {
-			// The thread stays locked and ends with this goroutine.
-			errc <- errors.Join(err, fmt.Errorf("leave pod %s: %w", p.name, rerr))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
+	return netns.Do("/run/netns/"+p.ns, fn)
 }
 
 // dial connects to addr from inside the pod.
@@ -251,27 +232,6 @@ func (p *pod) dial(addr string) (net.Conn, error) {
 		return err
 	})
 	return c, err
-}
-
-func enterNetns(path string) (restore func() error, err error) {
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		return nil, err
-	}
-	target, err := os.Open(path)
-	if err != nil {
-		orig.Close()
-		return nil, err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		orig.Close()
-		return nil, err
-	}
-	return func() error {
-		defer orig.Close()
-		return unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET)
-	}, nil
 }
 
 func ip(args ...string) error {

@@ -61,3 +61,16 @@ func logged(t *testing.T, who string, line map[string]any, want map[string]strin
 		}
 	}
 }
+
+// mutualPair starts a mesh with pods a and b whose policies let each call
+// the other, and their apps.
+func mutualPair(t *testing.T) (m *testenv.Mesh, a, b *testenv.MeshPod, apps, echoes map[string]*testenv.App) {
+	t.Helper()
+	m = testenv.NewMesh(t, testenv.MeshConfig{})
+	pods := m.AddPods(t,
+		testenv.PodSpec{Name: "a", Policy: policy(allowRule("b-calls-a", nil, m.ID("b")))},
+		testenv.PodSpec{Name: "b", Policy: policy(allowRule("a-calls-b", nil, m.ID("a")))})
+	a, b = pods[0], pods[1]
+	apps, echoes = serveApps(t, a, b)
+	return m, a, b, apps, echoes
+}

@@ -15,12 +15,7 @@ import (
 // within a second of its start.
 func TestFailClosed(t *testing.T) {
 	t.Parallel()
-	m := testenv.NewMesh(t, testenv.MeshConfig{})
-	pods := m.AddPods(t,
-		testenv.PodSpec{Name: "a", Policy: policy(allowRule("b-calls-a", nil, m.ID("b")))},
-		testenv.PodSpec{Name: "b", Policy: policy(allowRule("a-calls-b", nil, m.ID("a")))})
-	a, b := pods[0], pods[1]
-	_, echoes := serveApps(t, a, b)
+	m, a, b, _, echoes := mutualPair(t)
 	msg := []byte("through the mesh")
 	if got, err := a.RoundTrip(b.Addr(echoPort), msg); err != nil || !bytes.Equal(got, msg) {
 		t.Fatalf("echo a → b before the crash: %q, %v", got, err)

@@ -20,12 +20,7 @@ import (
 // not passed on; its verified identity is in the proxy's connection log.
 func TestTransparentTraffic(t *testing.T) {
 	t.Parallel()
-	m := testenv.NewMesh(t, testenv.MeshConfig{})
-	pods := m.AddPods(t,
-		testenv.PodSpec{Name: "a", Policy: policy(allowRule("b-calls-a", nil, m.ID("b")))},
-		testenv.PodSpec{Name: "b", Policy: policy(allowRule("a-calls-b", nil, m.ID("a")))})
-	a, b := pods[0], pods[1]
-	apps, echoes := serveApps(t, a, b)
+	_, a, b, apps, echoes := mutualPair(t)
 
 	cases := []struct {
 		name     string
