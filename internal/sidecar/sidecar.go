@@ -160,7 +160,6 @@ func (s *Sidecar) Ready() error {
 // Run obtains an identity, then serves until ctx ends.
 func (s *Sidecar) Run(ctx context.Context) error {
 	defer s.agent.Close()
-	tuneGC()
 	reg := telemetry.NewRegistry()
 	metrics := telemetry.NewProxyMetrics(reg)
 	s.http = telemetry.NewHTTP(reg, s.log)
@@ -179,6 +178,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 		return err
 	}
 	g.Go(func() error { return s.agent.Run(ctx) })
+	g.Go(func() error { tuneGC(ctx); return nil })
 	if s.cfg.Transparent != nil {
 		// Idle HTTP/1 keep-alive connections wait for their upstream here,
 		// not each on a goroutine of its own.
