@@ -46,8 +46,8 @@ func (p *proc) Write(b []byte) (int, error) {
 	if len(b) > 0 {
 		p.dropped += int64(len(b))
 		p.tail = append(p.tail, b...)
-		if extra := len(p.tail) - outputTail; extra > 0 {
-			p.tail = append(p.tail[:0], p.tail[extra:]...)
+		if len(p.tail) > 2*outputTail { // trimmed now and then, not per line: a line is small
+			p.tail = append(p.tail[:0], p.tail[len(p.tail)-outputTail:]...)
 		}
 	}
 	return n, nil
@@ -59,7 +59,8 @@ func (p *proc) output() string {
 	if p.dropped == 0 {
 		return p.out.String()
 	}
-	return p.out.String() + fmt.Sprintf("\n[… %d bytes, of which the last %d follow …]\n", p.dropped, len(p.tail)) + string(p.tail)
+	tail := p.tail[max(len(p.tail)-outputTail, 0):]
+	return p.out.String() + fmt.Sprintf("\n[… %d bytes, of which the last %d follow …]\n", p.dropped, len(tail)) + string(tail)
 }
 
 // start runs a process in dir with extra environment variables; stop (or
