@@ -31,12 +31,8 @@ const (
 //	stunnel:   load generator → stunnel (client)  ═mTLS═ stunnel (server) → app
 func setupLoopback(ctx context.Context, o options, work string) (_ *topology, err error) {
 	t := &topology{name: loopback}
-	var cleanup []func()
-	t.stop = func() {
-		for i := len(cleanup) - 1; i >= 0; i-- {
-			cleanup[i]()
-		}
-	}
+	var cleanup cleanups
+	t.stop = cleanup.run
 	defer func() {
 		if err != nil {
 			t.stop()
@@ -47,7 +43,7 @@ func setupLoopback(ctx context.Context, o options, work string) (_ *topology, er
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, app.stop)
+	cleanup.add(app.stop)
 	dir := filepath.Join(work, "loopback")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, err
@@ -57,19 +53,19 @@ func setupLoopback(ctx context.Context, o options, work string) (_ *topology, er
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, c.proc.stop)
+	cleanup.add(c.proc.stop)
 	server, err := c.startProxy(ctx, here, o.env, "server", fmt.Sprintf(
 		"admin: {listen: 127.0.0.1:0}\ninbound:\n  - {name: app, listen: 127.0.0.1:0, forward: %s, allow: [%s]}\n", appAddr, clientID), map[string]string{})
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, server.proc.stop)
+	cleanup.add(server.proc.stop)
 	client, err := c.startProxy(ctx, here, o.env, "client", fmt.Sprintf(
 		"admin: {listen: 127.0.0.1:0}\noutbound:\n  - {name: app, listen: 127.0.0.1:0, upstream: %s, server_id: %s}\n", server.addrs["inbound.app"], serverID), map[string]string{})
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, client.proc.stop)
+	cleanup.add(client.proc.stop)
 	hp := &path{name: "hopseal", addr: client.addrs["outbound.app"], proxies: []*proc{client.proc, server.proc},
 		admins: []string{client.admin, server.admin}, adminPods: []*pod{nil, nil}, stop: func() {},
 		tls: func() string { return hopsealTLS(server.proc) }}
@@ -84,10 +80,21 @@ func setupLoopback(ctx context.Context, o options, work string) (_ *topology, er
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, sp.stop)
+	cleanup.add(sp.stop)
 	sp.addr = clientAddr
 	t.paths = []*path{plainPath(nil, appAddr), hp, sp}
 	return t, nil
+}
+
+// cleanups are what a setup started, stopped in reverse order.
+type cleanups []func()
+
+func (c *cleanups) add(stop func()) { *c = append(*c, stop) }
+
+func (c *cleanups) run() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
+	}
 }
 
 // appPort is where the app listens in its pod.
@@ -105,12 +112,8 @@ const appPort = 8080
 // listens on the bridge in the root namespace.
 func setupTransparent(ctx context.Context, o options, work string) (_ *topology, err error) {
 	t := &topology{name: transparent}
-	var cleanup []func()
-	t.stop = func() {
-		for i := len(cleanup) - 1; i >= 0; i-- {
-			cleanup[i]()
-		}
-	}
+	var cleanup cleanups
+	t.stop = cleanup.run
 	defer func() {
 		if err != nil {
 			t.stop()
@@ -124,7 +127,7 @@ func setupTransparent(ctx context.Context, o options, work string) (_ *topology,
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, br.close)
+	cleanup.add(br.close)
 	pods := map[string]*pod{}
 	for _, name := range []string{"client", "server", "hs-client", "hs-server"} {
 		if pods[name], err = br.addPod(name); err != nil {
@@ -136,7 +139,7 @@ func setupTransparent(ctx context.Context, o options, work string) (_ *topology,
 		if err != nil {
 			return nil, fmt.Errorf("app in pod %s: %w", name, err)
 		}
-		cleanup = append(cleanup, app.stop)
+		cleanup.add(app.stop)
 	}
 	dir := filepath.Join(work, "transparent")
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -147,9 +150,9 @@ func setupTransparent(ctx context.Context, o options, work string) (_ *topology,
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, c.proc.stop)
+	cleanup.add(c.proc.stop)
 	hp, stop, err := meshedPods(ctx, o, c, pods["hs-client"], pods["hs-server"])
-	cleanup = append(cleanup, stop)
+	cleanup.add(stop)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +166,7 @@ func setupTransparent(ctx context.Context, o options, work string) (_ *topology,
 	if err != nil {
 		return nil, err
 	}
-	cleanup = append(cleanup, sp.stop)
+	cleanup.add(sp.stop)
 	sp.from, sp.addr = pods["client"], "127.0.0.1:"+stunnelPort
 	t.paths = []*path{plainPath(pods["client"], pods["server"].addr(appPort)), hp, sp}
 	return t, nil
