@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -90,38 +89,18 @@ func TestInsideTLSWithSniffedPrefix(t *testing.T) {
 // startTLSFront serves TLS over Transport, sniffs, then runs serve.
 func startTLSFront(t *testing.T, upstream string, alpn []string, want sniff.Protocol, serve serveFunc) (string, *observed) {
 	cfg := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}, NextProtos: alpn}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &observed{}
-	opts := l7.Options{Authorize: denyPrefix("/admin"), Observe: log.add}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				tc := tls.Server(proxy.NewTransport(c), cfg)
-				u, err := net.Dial("tcp", upstream)
-				if err != nil || tc.Handshake() != nil {
-					c.Close()
-					return
-				}
-				r, prefix, err := sniff.Read(tc, sniff.DefaultMax, 5*time.Second)
-				if err != nil || r.Protocol != want {
-					t.Errorf("sniff.Read = %+v, %v; want %s", r, err, want)
-				}
-				serve(tc, prefix, proxy.NewTransport(u), opts)
-			}()
+	f := startFront(t, upstream, func(c net.Conn, _ []byte, u net.Conn, o l7.Options) (int64, int64, error) {
+		tc := tls.Server(proxy.NewTransport(c), cfg)
+		if err := tc.Handshake(); err != nil {
+			c.Close()
+			u.Close()
+			return 0, 0, err
 		}
-	}()
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	return l.Addr().String(), log
+		r, prefix, err := sniff.Read(tc, sniff.DefaultMax, 5*time.Second)
+		if err != nil || r.Protocol != want {
+			t.Errorf("sniff.Read = %+v, %v; want %s", r, err, want)
+		}
+		return serve(tc, prefix, proxy.NewTransport(u), o)
+	}, denyPrefix("/admin"))
+	return f.Addr, f.Log
 }
