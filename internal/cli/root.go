@@ -40,6 +40,7 @@ func ExitCode(err error) int {
 
 type globals struct {
 	logFormat, logLevel string
+	logs                *telemetry.LineBuffer // stderr, flushed when Run returns
 }
 
 func (g *globals) logger(defaultFormat string) (*slog.Logger, error) {
@@ -47,12 +48,13 @@ func (g *globals) logger(defaultFormat string) (*slog.Logger, error) {
 	if format == "" {
 		format = defaultFormat
 	}
-	return telemetry.NewLogger(os.Stderr, format, g.logLevel)
+	return telemetry.NewLogger(g.logs, format, g.logLevel)
 }
 
 // Run executes the command line args.
 func Run(ctx context.Context, args []string) error {
-	g := &globals{}
+	g := &globals{logs: telemetry.NewLineBuffer(os.Stderr, telemetry.LogFlushDelay)}
+	defer g.logs.Flush()
 	root := &cobra.Command{
 		Use:           "hopseal",
 		Short:         "Encrypt every hop of service traffic with mutual TLS, and prove it",

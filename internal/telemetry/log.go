@@ -10,14 +10,14 @@ import (
 	"strings"
 )
 
-// NewLogger returns a JSON (services) or text (humans) logger.
+// NewLogger returns a JSON (services) or text (humans) logger. Pass a
+// LineBuffer as w in long-running services.
 func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
-	w = forPipe(w)
 	switch strings.ToLower(format) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
