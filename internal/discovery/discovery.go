@@ -22,22 +22,40 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
-// Source maps a destination address to the identity expected there.
+// Source maps a destination address to the identities expected there.
 type Source interface {
-	Lookup(dst netip.AddrPort) (spiffeid.ID, bool)
+	Lookup(dst netip.AddrPort) (Expect, bool)
 }
 
-// Table is an immutable address → identity map. A nil *Table is empty.
+// Expect is what a destination must prove: any one of these identities,
+// sorted and without duplicates. A file gives each address one; a
+// Kubernetes Service whose endpoints run as several service accounts has
+// several.
+type Expect []spiffeid.ID
+
+// String lists the identities, separated by " or ".
+func (e Expect) String() string {
+	s := make([]string, len(e))
+	for i, id := range e {
+		s[i] = id.String()
+	}
+	return strings.Join(s, " or ")
+}
+
+// IDs returns the identities for use elsewhere.
+func (e Expect) IDs() []spiffeid.ID { return slices.Clone(e) }
+
+// Table is an immutable address → identities map. A nil *Table is empty.
 type Table struct {
-	exact map[netip.AddrPort]spiffeid.ID // IP:port entries
-	host  map[netip.Addr]spiffeid.ID     // IP entries, any port
+	exact map[netip.AddrPort]Expect // IP:port entries
+	host  map[netip.Addr]Expect     // IP entries, any port
 }
 
-// Lookup returns the identity expected at dst. IPv4-mapped IPv6 addresses
+// Lookup returns the identities expected at dst. IPv4-mapped IPv6 addresses
 // (as a dual-stack socket reports IPv4 peers) match their IPv4 entries.
-func (t *Table) Lookup(dst netip.AddrPort) (spiffeid.ID, bool) {
+func (t *Table) Lookup(dst netip.AddrPort) (Expect, bool) {
 	if t == nil {
-		return spiffeid.ID{}, false
+		return nil, false
 	}
 	addr := dst.Addr().Unmap().WithZone("")
 	if id, ok := t.exact[netip.AddrPortFrom(addr, dst.Port())]; ok {
@@ -65,11 +83,15 @@ type workloadJSON struct {
 func (t *Table) MarshalJSON() ([]byte, error) {
 	byID := map[spiffeid.ID][]string{}
 	if t != nil {
-		for ap, id := range t.exact {
-			byID[id] = append(byID[id], ap.String())
+		for ap, ids := range t.exact {
+			for _, id := range ids {
+				byID[id] = append(byID[id], ap.String())
+			}
 		}
-		for a, id := range t.host {
-			byID[id] = append(byID[id], a.String())
+		for a, ids := range t.host {
+			for _, id := range ids {
+				byID[id] = append(byID[id], a.String())
+			}
 		}
 	}
 	out := struct {

@@ -147,3 +147,41 @@ func TestMarshalJSON(t *testing.T) {
 		t.Fatalf("empty table: %s %v", got, err)
 	}
 }
+
+func TestNew(t *testing.T) {
+	a, b := "spiffe://example.org/ns/shop/sa/a", "spiffe://example.org/ns/shop/sa/b"
+	tab, err := New([]Destination{
+		{Address: "10.96.0.10:80", IDs: []string{b, a, b}}, // a Service with two service accounts
+		{Address: "10.89.0.3", IDs: []string{a}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := tab.Lookup(netip.MustParseAddrPort("10.96.0.10:80")); !ok || got.String() != a+" or "+b {
+		t.Errorf("Service address: %v, %v; want both identities, sorted, once each", got, ok)
+	}
+	if _, ok := tab.Lookup(netip.MustParseAddrPort("10.96.0.10:81")); ok {
+		t.Error("another port of the Service address matched")
+	}
+	if got, ok := tab.Lookup(netip.MustParseAddrPort("10.89.0.3:9")); !ok || got.String() != a {
+		t.Errorf("pod address: %v, %v; want %s", got, ok, a)
+	}
+
+	bad := []struct {
+		name  string
+		dests []Destination
+		want  string
+	}{
+		{"no identity", []Destination{{Address: "10.89.0.3"}}, "destinations[0].ids"},
+		{"not an ID", []Destination{{Address: "10.89.0.3", IDs: []string{"orders"}}}, "destinations[0].ids[0]"},
+		{"bad address", []Destination{{Address: "pod-a", IDs: []string{a}}}, "destinations[0].address"},
+		{"twice", []Destination{{Address: "10.89.0.3", IDs: []string{a}}, {Address: "10.89.0.3", IDs: []string{b}}}, "appears twice"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := New(tt.dests); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("New = %v; want an error naming %q", err, tt.want)
+			}
+		})
+	}
+}

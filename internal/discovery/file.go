@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"net/netip"
 
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
-
 	"github.com/hopseal/hopseal/internal/reload"
 )
 
@@ -32,8 +30,8 @@ func (f *File) Run(ctx context.Context) error { return f.f.Run(ctx) }
 // Trigger reads the file now (the proxy calls it on SIGHUP).
 func (f *File) Trigger() { f.f.Trigger() }
 
-// Lookup returns the identity expected at dst in the table in force.
-func (f *File) Lookup(dst netip.AddrPort) (spiffeid.ID, bool) { return f.f.Value().Lookup(dst) }
+// Lookup returns the identities expected at dst in the table in force.
+func (f *File) Lookup(dst netip.AddrPort) (Expect, bool) { return f.f.Value().Lookup(dst) }
 
 // Table returns the table in force.
 func (f *File) Table() *Table { return f.f.Value() }

@@ -98,7 +98,7 @@ func checkComplete(ctx context.Context, t *testing.T, f *File) {
 		tab := f.Table()
 		a, okA := tab.Lookup(addrA)
 		b, okB := tab.Lookup(addrB)
-		if !okA || !okB || a != b {
+		if !okA || !okB || a.String() != b.String() {
 			t.Errorf("incomplete table: %v %v, %v %v", a, okA, b, okB)
 			return
 		}

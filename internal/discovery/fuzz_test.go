@@ -20,15 +20,23 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for ap, id := range tab.exact {
+		for ap, ids := range tab.exact {
+			if len(ids) != 1 {
+				t.Fatalf("%s -> %v: a file gives an address one identity", ap, ids)
+			}
+			id := ids[0]
 			if id.IsZero() || id.Path() == "" || ap.Port() == 0 || ap.Addr().Is4In6() || ap.Addr().Zone() != "" {
 				t.Fatalf("accepted %s -> %v", ap, id)
 			}
-			if got, ok := tab.Lookup(ap); !ok || got != id {
+			if got, ok := tab.Lookup(ap); !ok || got.String() != id.String() {
 				t.Fatalf("Lookup(%s) = %v, %v; want %v", ap, got, ok, id)
 			}
 		}
-		for a, id := range tab.host {
+		for a, ids := range tab.host {
+			if len(ids) != 1 {
+				t.Fatalf("%s -> %v: a file gives an address one identity", a, ids)
+			}
+			id := ids[0]
 			if id.IsZero() || a.Is4In6() || a.Zone() != "" || a.IsUnspecified() {
 				t.Fatalf("accepted %s -> %v", a, id)
 			}

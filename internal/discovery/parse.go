@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/hopseal/hopseal/internal/yamlfile"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -70,12 +72,12 @@ func build(docs []workloadDoc) (*Table, error) {
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	t := &Table{exact: make(map[netip.AddrPort]spiffeid.ID, len(exact)), host: make(map[netip.Addr]spiffeid.ID, len(host))}
+	t := &Table{exact: make(map[netip.AddrPort]Expect, len(exact)), host: make(map[netip.Addr]Expect, len(host))}
 	for k, e := range exact {
-		t.exact[k] = e.id
+		t.exact[k] = Expect{e.id}
 	}
 	for k, e := range host {
-		t.host[k] = e.id
+		t.host[k] = Expect{e.id}
 	}
 	return t, nil
 }
@@ -124,4 +126,47 @@ func parseAddress(s string) (ap netip.AddrPort, anyPort bool, err error) {
 		return ap, false, errors.New("has port 0; write a port 1-65535, or the IP alone for every port")
 	}
 	return netip.AddrPortFrom(a.Unmap(), ap.Port()), anyPort, nil
+}
+
+// Destination is an address and the identities that may answer there, as a
+// control plane sends them.
+type Destination struct {
+	Address string // IP (any port) or IP:port
+	IDs     []string
+}
+
+// New builds a Table from destinations, with the checks Parse applies to a
+// file; an address may appear once.
+func New(dests []Destination) (*Table, error) {
+	errs := yamlfile.Problems{Title: "discovery: invalid destinations"}
+	t := &Table{exact: map[netip.AddrPort]Expect{}, host: map[netip.Addr]Expect{}}
+	for i, d := range dests {
+		at := fmt.Sprintf("destinations[%d]", i)
+		var want Expect
+		for j, s := range d.IDs {
+			if id := checkID(s, fmt.Sprintf("%s.ids[%d]", at, j), &errs); !id.IsZero() {
+				want = append(want, id)
+			}
+		}
+		if len(d.IDs) == 0 {
+			errs.Add(at+".ids", "", "is empty; a meshed destination needs at least one identity")
+		}
+		slices.SortFunc(want, func(a, b spiffeid.ID) int { return strings.Compare(a.String(), b.String()) })
+		want = slices.Compact(want)
+		ap, anyPort, err := parseAddress(d.Address)
+		switch {
+		case err != nil:
+			errs.Add(at+".address", d.Address, "%v", err)
+		case anyPort && t.host[ap.Addr()] != nil, !anyPort && t.exact[ap] != nil:
+			errs.Add(at+".address", d.Address, "appears twice; list each address once with all its identities")
+		case anyPort:
+			t.host[ap.Addr()] = want
+		default:
+			t.exact[ap] = want
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return t, nil
 }

@@ -76,7 +76,7 @@ func (s *Sidecar) openOutbound(ctx context.Context, c net.Conn, f *proxy.Flow) (
 		}
 		f.Protocol, f.SNI = string(r.Protocol), r.SNI
 	}
-	id, meshed := s.discovery.Lookup(dst)
+	want, meshed := s.discovery.Lookup(dst)
 	if !meshed {
 		if t.Egress == config.EgressDeny {
 			f.Decision = proxy.Deny
@@ -96,13 +96,13 @@ func (s *Sidecar) openOutbound(ctx context.Context, c net.Conn, f *proxy.Flow) (
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
-	conf := tlsconf.MTLSClient(s.agent, s.agent, tlsconf.AuthorizeID(id), s.clock.Now)
+	conf := tlsconf.MTLSClient(s.agent, s.agent, tlsconf.AuthorizeOneOf(want...), s.clock.Now)
 	conf.NextProtos = []string{tlsconf.HintProtocol(f.Protocol), tlsconf.NextProto}
 	tc := tls.Client(proxy.NewTransport(up), conf)
 	start := time.Now()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		up.Close()
-		return nil, fmt.Errorf("mTLS to %s (%s): %w", dst, id, err)
+		return nil, fmt.Errorf("mTLS to %s (%s): %w", dst, want, err)
 	}
 	f.Handshake = time.Since(start)
 	if f.Peer, err = peerOf(tc); err != nil {

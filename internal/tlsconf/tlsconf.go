@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -29,6 +30,20 @@ func AuthorizeID(want spiffeid.ID) Authorizer {
 	return func(peer spiffeid.ID) error {
 		if peer != want {
 			return fmt.Errorf("tlsconf: peer is %s, want %s", peer, want)
+		}
+		return nil
+	}
+}
+
+// AuthorizeOneOf accepts exactly the identities listed (a Service whose
+// endpoints run as several service accounts).
+func AuthorizeOneOf(want ...spiffeid.ID) Authorizer {
+	if len(want) == 1 {
+		return AuthorizeID(want[0])
+	}
+	return func(peer spiffeid.ID) error {
+		if !slices.Contains(want, peer) {
+			return fmt.Errorf("tlsconf: peer is %s, want one of %v", peer, want)
 		}
 		return nil
 	}

@@ -166,3 +166,25 @@ func TestNegotiatedParameters(t *testing.T) {
 		t.Errorf("Describe = %q %q %q", v, c, g)
 	}
 }
+
+func TestAuthorizeOneOf(t *testing.T) {
+	a := spiffeid.RequireFromString("spiffe://example.org/ns/shop/sa/a")
+	b := spiffeid.RequireFromString("spiffe://example.org/ns/shop/sa/b")
+	c := spiffeid.RequireFromString("spiffe://example.org/ns/shop/sa/c")
+	for _, tt := range []struct {
+		name string
+		want []spiffeid.ID
+		peer spiffeid.ID
+		ok   bool
+	}{
+		{"one, match", []spiffeid.ID{a}, a, true},
+		{"one, other", []spiffeid.ID{a}, b, false},
+		{"two, second", []spiffeid.ID{a, b}, b, true},
+		{"two, neither", []spiffeid.ID{a, b}, c, false},
+		{"none", nil, a, false},
+	} {
+		if err := tlsconf.AuthorizeOneOf(tt.want...)(tt.peer); (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v; want ok %v", tt.name, err, tt.ok)
+		}
+	}
+}
