@@ -19,6 +19,10 @@
 //	      methods: [GET, HEAD]             # optional; exact and case-sensitive
 //	      path_prefixes: [/api/orders/]    # optional; canonical paths
 //
+// New builds a policy from the same rules as Go values (Rule), for rules
+// translated from elsewhere such as Kubernetes objects; their names may be
+// qualified as <namespace>/<name>.
+//
 // `rules: []` denies everything. Names are matched exactly: a dot or any
 // other character in an ID, namespace or trust domain is literal.
 //

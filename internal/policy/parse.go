@@ -49,10 +49,12 @@ func Parse(data []byte, local spiffeid.TrustDomain) (*Policy, error) {
 	if f.Rules == nil {
 		return nil, errors.New("policy: rules is required; write `rules: []` to deny every peer")
 	}
-	return compile(*f.Rules, local)
+	return compile(*f.Rules, local, false)
 }
 
-func compile(docs []ruleDoc, local spiffeid.TrustDomain) (*Policy, error) {
+// compile builds the policy; qualified also accepts names of the form
+// <namespace>/<name>, which rules built in code use to name their source.
+func compile(docs []ruleDoc, local spiffeid.TrustDomain, qualified bool) (*Policy, error) {
 	errs := yamlfile.Problems{Title: "policy: invalid policy"}
 	p := &Policy{local: local}
 	names := map[string]string{} // name → key path of the rule that has it
@@ -61,7 +63,9 @@ func compile(docs []ruleDoc, local spiffeid.TrustDomain) (*Policy, error) {
 		switch {
 		case d.Name == "":
 			errs.Add(at+".name", "", "is required; name the rule so logs can say which rule decided")
-		case !validName(d.Name):
+		case qualified && !validQualifiedName(d.Name):
+			errs.Add(at+".name", d.Name, "may only hold letters, digits, '.', '-' and '_' (at most 253), optionally after <namespace>/")
+		case !qualified && !validName(d.Name):
 			errs.Add(at+".name", d.Name, "may only hold letters, digits, '.', '-' and '_' (at most 253)")
 		case names[d.Name] != "":
 			errs.Add(at+".name", d.Name, "is already the name of %s; names must be unique", names[d.Name])

@@ -1,0 +1,19 @@
+// Package crds_test checks hopseal's CustomResourceDefinitions against a real
+// kube-apiserver: they install and become Established, admit every valid
+// shape, reject nonsense with the messages the CRDs promise, show printer
+// columns, keep status apart from spec, carry descriptions for
+// `kubectl explain`, and admit the shipped examples.
+package crds_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/hopseal/hopseal/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopKube()
+	os.Exit(code)
+}
