@@ -2,10 +2,11 @@
 // the CA, renews it at half its lifetime, swaps it atomically, and serves it
 // to the proxy (as an x509svid.Source) and to apps (the Workload API).
 //
-// States: no SVID → (join token or persisted SVID) → valid → renewing at
-// ½ lifetime ± 10% → valid again. While the CA is unreachable the current
-// SVID keeps serving and renewal retries with backoff; once it expires, the
-// agent re-attests with its join token if that token is reusable.
+// States: no SVID → (join token, service-account token file or persisted
+// SVID) → valid → renewing at ½ lifetime ± 10% → valid again. While the CA
+// is unreachable the current SVID keeps serving and renewal retries with
+// backoff; once it expires, the agent re-attests with its join token if that
+// token is reusable. attestation.go says which proof each step uses.
 package agent
 
 import (
@@ -27,7 +28,6 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	cav1 "github.com/hopseal/hopseal/api/ca/v1"
-	"github.com/hopseal/hopseal/internal/ca/attest"
 	"github.com/hopseal/hopseal/internal/clock"
 	"github.com/hopseal/hopseal/internal/identity"
 	"github.com/hopseal/hopseal/internal/pki"
@@ -49,6 +49,10 @@ type Config struct {
 	// CARoots bootstrap trust in the CA before the first bundle arrives.
 	CARoots   []*x509.Certificate
 	JoinToken string
+	// TokenFile is a projected Kubernetes service-account token (audience
+	// hopseal) to attest with instead of a join token, at the start and at
+	// every renewal; it is read afresh each time.
+	TokenFile string
 	// TTL is the requested SVID lifetime; 0 takes the CA's default.
 	TTL time.Duration
 	// DataDir, when set, keeps the SVID across restarts.
@@ -85,6 +89,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if len(cfg.CARoots) == 0 {
 		return nil, errors.New("agent: no CA roots to trust the CA with")
+	}
+	if cfg.JoinToken != "" && cfg.TokenFile != "" {
+		return nil, errors.New("agent: both a join token and a service account token file are set; use one")
 	}
 	a := &Agent{cfg: cfg, clock: cfg.Clock, log: cfg.Log, renew: make(chan struct{}, 1), changed: make(chan struct{})}
 	a.bundle.Store(x509bundle.FromX509Authorities(cfg.TrustDomain, cfg.CARoots))
@@ -144,7 +151,7 @@ func (a *Agent) RenewNow() {
 }
 
 // Start obtains the first SVID: a persisted one if still valid, else by
-// attesting with the join token, retrying until ctx ends.
+// attesting with the join token or token file, retrying until ctx ends.
 func (a *Agent) Start(ctx context.Context) error {
 	if svid, bundle, err := a.load(); err == nil {
 		a.set(svid, bundle)
@@ -153,19 +160,19 @@ func (a *Agent) Start(ctx context.Context) error {
 	} else if a.cfg.DataDir != "" {
 		a.log.Info("no usable SVID in data directory", "reason", err.Error())
 	}
-	if a.cfg.JoinToken == "" {
-		return errors.New("agent: no SVID and no join token; create one with `hopseal ca token create` and set ca.join_token_file")
-	}
 	backoff := minBackoff
 	for {
-		err := a.fetch(ctx, &cav1.Attestation{Type: attest.TypeJoinToken, Payload: []byte(a.cfg.JoinToken)})
-		if err == nil {
+		att, err := a.attestation()
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		if err = a.fetch(ctx, att); err == nil {
 			return nil
 		}
 		if permanent(err) {
-			return refusal(err)
+			return a.refusal(err)
 		}
-		a.log.Warn("CA unreachable; retrying", "err", err.Error(), "retry_in", backoff.String())
+		a.log.Warn("CA unreachable or unable to attest; retrying", "err", err.Error(), "retry_in", backoff.String())
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -201,15 +208,11 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 func (a *Agent) renewOnce(ctx context.Context) error {
-	svid, _ := a.GetX509SVID()
-	if a.clock.Now().Before(svid.Certificates[0].NotAfter) {
-		return a.fetch(ctx, &cav1.Attestation{Type: attest.TypeX509SVID})
+	att, err := a.renewal()
+	if err != nil {
+		return err
 	}
-	if a.cfg.JoinToken == "" {
-		return errors.New("SVID expired and there is no join token to re-attest with")
-	}
-	a.log.Warn("SVID expired; re-attesting with the join token")
-	return a.fetch(ctx, &cav1.Attestation{Type: attest.TypeJoinToken, Payload: []byte(a.cfg.JoinToken)})
+	return a.fetch(ctx, att)
 }
 
 // untilRenewal is the wait until ½ of the lifetime ± 10%.

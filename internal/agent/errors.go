@@ -6,6 +6,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/hopseal/hopseal/internal/ca/attest"
 )
 
 type permanentError struct{ error }
@@ -27,12 +29,16 @@ func permanent(err error) bool {
 }
 
 // refusal explains a failed first attestation without gRPC's wrapping.
-func refusal(err error) error {
+func (a *Agent) refusal(err error) error {
 	var p *permanentError
 	if errors.As(err, &p) {
 		return fmt.Errorf("agent: %w", p.error)
 	}
 	s, _ := status.FromError(err)
+	if a.cfg.TokenFile != "" {
+		return fmt.Errorf("agent: the CA refused the service account token in %s: %s; it must be a projected token for audience %q "+
+			"of a pod and service account that still exist", a.cfg.TokenFile, s.Message(), attest.DefaultAudience)
+	}
 	return fmt.Errorf("agent: the CA refused the join token: %s; create a new one with `hopseal ca token create` "+
 		"(a single-use token is spent by its first use; with data_dir set, a restarted proxy renews with its saved SVID instead)", s.Message())
 }

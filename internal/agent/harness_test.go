@@ -15,6 +15,7 @@ import (
 
 	"github.com/hopseal/hopseal/internal/agent"
 	"github.com/hopseal/hopseal/internal/ca"
+	"github.com/hopseal/hopseal/internal/ca/attest"
 	"github.com/hopseal/hopseal/internal/clock"
 	"github.com/hopseal/hopseal/internal/store"
 	"github.com/hopseal/hopseal/internal/testenv"
@@ -40,14 +41,23 @@ type testCA struct {
 	dir   string
 	addr  string
 	clock *clock.Fake
+	opts  caOptions
 	roots []*x509.Certificate
 	store *store.Store
 	stop  func()
 }
 
-func newCA(t *testing.T, clk *clock.Fake) *testCA {
+// caOptions add to the CA's defaults.
+type caOptions struct {
+	attestors     []attest.Attestor
+	noSVIDRenewal bool
+}
+
+func newCA(t *testing.T, clk *clock.Fake) *testCA { return newCAWith(t, clk, caOptions{}) }
+
+func newCAWith(t *testing.T, clk *clock.Fake, o caOptions) *testCA {
 	t.Helper()
-	c := &testCA{t: t, dir: filepath.Join(t.TempDir(), "ca"), addr: "127.0.0.1:0", clock: clk}
+	c := &testCA{t: t, dir: filepath.Join(t.TempDir(), "ca"), addr: "127.0.0.1:0", clock: clk, opts: o}
 	if err := ca.Init(c.dir, ca.InitOptions{TrustDomain: td, Now: clk.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +76,8 @@ func (c *testCA) start() {
 	if c.store, err = store.Open(filepath.Join(c.dir, ca.FileDB)); err != nil {
 		c.t.Fatal(err)
 	}
-	authority, err := ca.New(ca.Config{Authority: auth, Store: c.store, Clock: caClock{c.clock}})
+	authority, err := ca.New(ca.Config{Authority: auth, Store: c.store, Clock: caClock{c.clock},
+		Attestors: c.opts.attestors, NoSVIDRenewal: c.opts.noSVIDRenewal})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -41,6 +43,13 @@ type Config struct {
 	SVIDTTL time.Duration
 	Events  Events
 	Log     *slog.Logger
+	// Attestors are accepted besides join_token and x509_svid (e.g.
+	// k8s_psat in cluster mode); one per type.
+	Attestors []attest.Attestor
+	// NoSVIDRenewal refuses x509_svid renewals: every SVID then needs a
+	// fresh proof (k8s_psat in cluster mode), so an identity ends with its
+	// pod or service account, and a copied SVID key cannot renew itself.
+	NoSVIDRenewal bool
 }
 
 // CA signs SVIDs. It is safe for concurrent use.
@@ -66,14 +75,16 @@ type SignRequest struct {
 // Issued is a signed SVID chain and the bundle it chains to.
 type Issued struct {
 	ID    spiffeid.ID
-	Chain []*x509.Certificate // leaf, signing CA
+	Chain []*x509.Certificate // leaf, signing CA, the signing CA's chain
 	Roots []*x509.Certificate
 }
 
-// Error is a refusal to sign. Msg is safe to send to the caller.
+// Error is a refusal to sign. Msg is safe to send to the caller; Err, if
+// set, is the internal cause, for the log only.
 type Error struct {
 	Kind ErrorKind
 	Msg  string
+	Err  error
 }
 
 // ErrorKind says why a request was refused.
@@ -83,11 +94,16 @@ const (
 	Invalid ErrorKind = iota + 1
 	Denied
 	RateLimited
+	// Unavailable: the proof could not be checked now; retrying may succeed.
+	Unavailable
 )
 
 func (e *Error) Error() string { return e.Msg }
 
-// New returns a CA with the join-token and SVID-renewal attestors.
+func (e *Error) Unwrap() error { return e.Err }
+
+// New returns a CA with the join-token attestor, the SVID-renewal one
+// unless NoSVIDRenewal, and any others the config adds.
 func New(cfg Config) (*CA, error) {
 	if cfg.SVIDTTL == 0 {
 		cfg.SVIDTTL = DefaultSVIDTTL
@@ -106,10 +122,14 @@ func New(cfg Config) (*CA, error) {
 		events: cfg.Events, log: cfg.Log, limiter: newFailureLimiter(),
 	}
 	c.attestors = map[string]attest.Attestor{}
-	for _, a := range []attest.Attestor{
-		attest.JoinToken{Store: cfg.Store, TrustDomain: cfg.Authority.TrustDomain, Now: c.clock.Now},
-		attest.X509SVID{Bundles: c, Now: c.clock.Now},
-	} {
+	builtin := []attest.Attestor{attest.JoinToken{Store: cfg.Store, TrustDomain: cfg.Authority.TrustDomain, Now: c.clock.Now}}
+	if !cfg.NoSVIDRenewal {
+		builtin = append(builtin, attest.X509SVID{Bundles: c, Now: c.clock.Now})
+	}
+	for _, a := range append(builtin, cfg.Attestors...) {
+		if _, dup := c.attestors[a.Type()]; dup {
+			return nil, fmt.Errorf("ca: two attestors of type %q", a.Type())
+		}
 		c.attestors[a.Type()] = a
 	}
 	return c, nil
@@ -161,12 +181,16 @@ func (c *CA) sign(ctx context.Context, req SignRequest) (*Issued, error) {
 	}
 	a, ok := c.attestors[req.Attestation.Type]
 	if !ok {
-		return nil, &Error{Kind: Invalid, Msg: fmt.Sprintf("unknown attestation type %q (want %q or %q)", req.Attestation.Type, attest.TypeJoinToken, attest.TypeX509SVID)}
+		return nil, &Error{Kind: Invalid, Msg: fmt.Sprintf("unknown attestation type %q (want one of %q)", req.Attestation.Type, slices.Sorted(maps.Keys(c.attestors)))}
 	}
 	grant, err := a.Attest(ctx, req.Attestation)
 	var denied *attest.DeniedError
 	if errors.As(err, &denied) {
 		return nil, &Error{Kind: Denied, Msg: denied.Public}
+	}
+	var unavailable *attest.UnavailableError
+	if errors.As(err, &unavailable) {
+		return nil, &Error{Kind: Unavailable, Msg: unavailable.Public, Err: unavailable}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("attest %s: %w", a.Type(), err)
@@ -197,17 +221,24 @@ func (c *CA) sign(ctx context.Context, req SignRequest) (*Issued, error) {
 	if c.events != nil {
 		c.events.Issued(grant.ID, a.Type())
 	}
-	return &Issued{ID: grant.ID, Chain: []*x509.Certificate{leaf, c.auth.Signing}, Roots: c.auth.Roots}, nil
+	return &Issued{ID: grant.ID, Chain: c.auth.chain(leaf), Roots: c.auth.Roots}, nil
 }
 
-// refuse audits a refusal and counts it against the caller.
+// refuse audits a refusal and counts it against the caller, unless the
+// caller was not at fault (the attestor could not check its proof).
 func (c *CA) refuse(req SignRequest, err error) {
 	reason := err.Error()
 	var denied *attest.DeniedError
-	if errors.As(err, &denied) {
+	var e *Error
+	switch {
+	case errors.As(err, &denied):
 		reason = denied.Reason
+	case errors.As(err, &e) && e.Err != nil:
+		reason = e.Err.Error()
 	}
-	c.limiter.fail(hostOf(req.Peer), c.clock.Now())
+	if kind(err) != Unavailable {
+		c.limiter.fail(hostOf(req.Peer), c.clock.Now())
+	}
 	ev := store.Event{Time: c.clock.Now(), Kind: store.EventDenied, Requester: req.Peer, Attestation: req.Attestation.Type, Reason: reason}
 	if aerr := c.store.Append(ev); aerr != nil {
 		c.log.Error("audit log write failed", "err", aerr)
@@ -230,16 +261,24 @@ func (c *CA) lifetime(requested time.Duration) (time.Duration, error) {
 	return requested, nil
 }
 
-func kindName(err error) string {
+func kind(err error) ErrorKind {
 	var e *Error
-	if !errors.As(err, &e) {
-		return "internal"
+	if errors.As(err, &e) {
+		return e.Kind
 	}
-	switch e.Kind {
+	return 0
+}
+
+func kindName(err error) string {
+	switch kind(err) {
 	case Invalid:
 		return "invalid"
 	case Denied:
 		return "denied"
+	case RateLimited:
+		return "rate_limited"
+	case Unavailable:
+		return "unavailable"
 	}
-	return "rate_limited"
+	return "internal"
 }

@@ -165,7 +165,7 @@ func (s *Server) renewServing() error {
 	if err := s.ca.store.RecordIssued(rec, ev); err != nil {
 		return fmt.Errorf("ca: record serving certificate: %w", err)
 	}
-	s.serving.Store(&x509svid.SVID{ID: id, Certificates: []*x509.Certificate{leaf, s.ca.auth.Signing}, PrivateKey: key})
+	s.serving.Store(&x509svid.SVID{ID: id, Certificates: s.ca.auth.chain(leaf), PrivateKey: key})
 	return nil
 }
 
@@ -270,6 +270,8 @@ func (s *issuerService) status(err error) error {
 		return status.Error(codes.InvalidArgument, e.Msg)
 	case Denied:
 		return status.Error(codes.PermissionDenied, e.Msg)
+	case Unavailable:
+		return status.Error(codes.Unavailable, e.Msg)
 	default:
 		return status.Error(codes.ResourceExhausted, e.Msg)
 	}

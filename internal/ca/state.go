@@ -38,7 +38,16 @@ type Authority struct {
 	TrustDomain spiffeid.TrustDomain
 	Roots       []*x509.Certificate // the trust bundle
 	Signing     *x509.Certificate   // intermediate that signs leaves
-	SigningKey  crypto.Signer
+	// Intermediates link Signing to a root when it is not signed by one
+	// directly (a user-supplied CA that is itself an intermediate); they
+	// are sent after Signing in every chain. Usually empty.
+	Intermediates []*x509.Certificate
+	SigningKey    crypto.Signer
+}
+
+// chain is what a leaf is sent with: the leaf, Signing, Intermediates.
+func (a *Authority) chain(leaf *x509.Certificate) []*x509.Certificate {
+	return append([]*x509.Certificate{leaf, a.Signing}, a.Intermediates...)
 }
 
 // InitOptions control the creation of a CA state directory.

@@ -27,13 +27,26 @@ type ProxyFile struct {
 	Inbound     []InboundFile    `yaml:"inbound"`
 	Outbound    []OutboundFile   `yaml:"outbound"`
 	Transparent *TransparentFile `yaml:"transparent"`
+	// ControlPlane replaces transparent mode's policy and discovery files
+	// and its mode with the controller's stream (on Kubernetes).
+	ControlPlane *ControlPlaneFile `yaml:"control_plane"`
 }
 
 type CAFile struct {
 	Address       string `yaml:"address"`
 	BundleFile    string `yaml:"bundle_file"`
 	JoinTokenFile string `yaml:"join_token_file"`
-	SVIDTTL       string `yaml:"svid_ttl"`
+	// TokenFile is a projected Kubernetes service-account token (audience
+	// hopseal), attested by the CA instead of a join token.
+	TokenFile string `yaml:"token_file"`
+	SVIDTTL   string `yaml:"svid_ttl"`
+}
+
+// ControlPlaneFile names the controller and the pod whose view it streams.
+type ControlPlaneFile struct {
+	Address   string `yaml:"address"`
+	Namespace string `yaml:"namespace"`
+	Pod       string `yaml:"pod"`
 }
 
 type WorkloadFile struct {
@@ -65,13 +78,20 @@ type Proxy struct {
 	CAAddress      string
 	BundleFile     string
 	JoinTokenFile  string
+	TokenFile      string
 	SVIDTTL        time.Duration
 	DataDir        string
 	WorkloadSocket string
 	AdminListen    string
 	Inbound        []Inbound
 	Outbound       []Outbound
-	Transparent    *Transparent // nil unless interception mode is configured
+	Transparent    *Transparent  // nil unless interception mode is configured
+	ControlPlane   *ControlPlane // nil: policy, discovery and mode come from files
+}
+
+// ControlPlane is a validated ControlPlaneFile.
+type ControlPlane struct {
+	Address, Namespace, Pod string
 }
 
 type Inbound struct {
@@ -102,7 +122,7 @@ func ParseProxy(data []byte) (*Proxy, error) {
 func (f ProxyFile) Validate() (*Proxy, error) {
 	errs := yamlfile.Problems{Title: "config: invalid proxy configuration"}
 	p := &Proxy{
-		CAAddress: f.CA.Address, BundleFile: f.CA.BundleFile, JoinTokenFile: f.CA.JoinTokenFile,
+		CAAddress: f.CA.Address, BundleFile: f.CA.BundleFile, JoinTokenFile: f.CA.JoinTokenFile, TokenFile: f.CA.TokenFile,
 		DataDir: f.DataDir, WorkloadSocket: f.WorkloadAPI.Socket, AdminListen: f.Admin.Listen,
 	}
 	if f.SPIFFEID != "" {
@@ -134,8 +154,11 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 	if f.CA.BundleFile == "" {
 		errs.Add("ca.bundle_file", "", "is required: the CA's bundle.pem, from `hopseal ca bundle`")
 	}
-	if f.CA.JoinTokenFile == "" && f.DataDir == "" {
-		errs.Add("ca.join_token_file", "", "is required unless data_dir holds a valid SVID; create a token with `hopseal ca token create`")
+	switch {
+	case f.CA.JoinTokenFile != "" && f.CA.TokenFile != "":
+		errs.Add("ca.token_file", f.CA.TokenFile, "is set next to ca.join_token_file; attest with one of them")
+	case f.CA.JoinTokenFile == "" && f.CA.TokenFile == "" && f.DataDir == "":
+		errs.Add("ca.join_token_file", "", "is required unless data_dir holds a valid SVID; create a token with `hopseal ca token create` (on Kubernetes, set ca.token_file to a projected service-account token)")
 	}
 	if f.CA.SVIDTTL != "" {
 		d, err := time.ParseDuration(f.CA.SVIDTTL)
@@ -153,6 +176,9 @@ func (f ProxyFile) Validate() (*Proxy, error) {
 	}
 	if f.Transparent != nil {
 		p.Transparent = f.Transparent.validate(&errs)
+	}
+	if f.ControlPlane != nil {
+		p.ControlPlane = f.ControlPlane.validate(&errs, f.Transparent)
 	}
 	if len(f.Inbound) == 0 && len(f.Outbound) == 0 && f.Transparent == nil {
 		errs.Add("inbound", "", "and outbound are both empty and transparent is not set; configure at least one listener")

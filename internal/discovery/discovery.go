@@ -47,8 +47,9 @@ func (e Expect) IDs() []spiffeid.ID { return slices.Clone(e) }
 
 // Table is an immutable address → identities map. A nil *Table is empty.
 type Table struct {
-	exact map[netip.AddrPort]Expect // IP:port entries
-	host  map[netip.Addr]Expect     // IP entries, any port
+	exact map[netip.AddrPort]Expect   // IP:port entries
+	host  map[netip.Addr]Expect       // IP entries, any port
+	plain map[netip.AddrPort]struct{} // ports of IP entries that are not meshed
 }
 
 // Lookup returns the identities expected at dst. IPv4-mapped IPv6 addresses
@@ -60,6 +61,9 @@ func (t *Table) Lookup(dst netip.AddrPort) (Expect, bool) {
 	addr := dst.Addr().Unmap().WithZone("")
 	if id, ok := t.exact[netip.AddrPortFrom(addr, dst.Port())]; ok {
 		return id, true
+	}
+	if _, ok := t.plain[netip.AddrPortFrom(addr, dst.Port())]; ok {
+		return nil, false
 	}
 	id, ok := t.host[addr]
 	return id, ok

@@ -152,7 +152,7 @@ func TestNew(t *testing.T) {
 	a, b := "spiffe://example.org/ns/shop/sa/a", "spiffe://example.org/ns/shop/sa/b"
 	tab, err := New([]Destination{
 		{Address: "10.96.0.10:80", IDs: []string{b, a, b}}, // a Service with two service accounts
-		{Address: "10.89.0.3", IDs: []string{a}},
+		{Address: "10.89.0.3", IDs: []string{a}, PlaintextPorts: []uint16{14090}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +166,9 @@ func TestNew(t *testing.T) {
 	if got, ok := tab.Lookup(netip.MustParseAddrPort("10.89.0.3:9")); !ok || got.String() != a {
 		t.Errorf("pod address: %v, %v; want %s", got, ok, a)
 	}
+	if got, ok := tab.Lookup(netip.MustParseAddrPort("10.89.0.3:14090")); ok {
+		t.Errorf("a plaintext port of the pod: %v; want not meshed", got)
+	}
 
 	bad := []struct {
 		name  string
@@ -175,6 +178,7 @@ func TestNew(t *testing.T) {
 		{"no identity", []Destination{{Address: "10.89.0.3"}}, "destinations[0].ids"},
 		{"not an ID", []Destination{{Address: "10.89.0.3", IDs: []string{"orders"}}}, "destinations[0].ids[0]"},
 		{"bad address", []Destination{{Address: "pod-a", IDs: []string{a}}}, "destinations[0].address"},
+		{"plaintext port of IP:port", []Destination{{Address: "10.89.0.3:80", IDs: []string{a}, PlaintextPorts: []uint16{81}}}, "destinations[0].plaintext_ports"},
 		{"twice", []Destination{{Address: "10.89.0.3", IDs: []string{a}}, {Address: "10.89.0.3", IDs: []string{b}}}, "appears twice"},
 	}
 	for _, tt := range bad {

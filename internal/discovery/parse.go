@@ -131,15 +131,16 @@ func parseAddress(s string) (ap netip.AddrPort, anyPort bool, err error) {
 // Destination is an address and the identities that may answer there, as a
 // control plane sends them.
 type Destination struct {
-	Address string // IP (any port) or IP:port
-	IDs     []string
+	Address        string // IP (any port) or IP:port
+	IDs            []string
+	PlaintextPorts []uint16 // of an IP: ports its proxy does not intercept
 }
 
 // New builds a Table from destinations, with the checks Parse applies to a
 // file; an address may appear once.
 func New(dests []Destination) (*Table, error) {
 	errs := yamlfile.Problems{Title: "discovery: invalid destinations"}
-	t := &Table{exact: map[netip.AddrPort]Expect{}, host: map[netip.Addr]Expect{}}
+	t := &Table{exact: map[netip.AddrPort]Expect{}, host: map[netip.Addr]Expect{}, plain: map[netip.AddrPort]struct{}{}}
 	for i, d := range dests {
 		at := fmt.Sprintf("destinations[%d]", i)
 		var want Expect
@@ -159,8 +160,13 @@ func New(dests []Destination) (*Table, error) {
 			errs.Add(at+".address", d.Address, "%v", err)
 		case anyPort && t.host[ap.Addr()] != nil, !anyPort && t.exact[ap] != nil:
 			errs.Add(at+".address", d.Address, "appears twice; list each address once with all its identities")
+		case !anyPort && len(d.PlaintextPorts) > 0:
+			errs.Add(at+".plaintext_ports", fmt.Sprint(d.PlaintextPorts), "applies only to an IP (any port), not to IP:port")
 		case anyPort:
 			t.host[ap.Addr()] = want
+			for _, p := range d.PlaintextPorts {
+				t.plain[netip.AddrPortFrom(ap.Addr(), p)] = struct{}{}
+			}
 		default:
 			t.exact[ap] = want
 		}

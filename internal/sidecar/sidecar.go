@@ -18,12 +18,14 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 
 	"github.com/hopseal/hopseal/internal/agent"
 	"github.com/hopseal/hopseal/internal/clock"
 	"github.com/hopseal/hopseal/internal/config"
 	"github.com/hopseal/hopseal/internal/discovery"
 	"github.com/hopseal/hopseal/internal/l7"
+	"github.com/hopseal/hopseal/internal/meshwatch"
 	"github.com/hopseal/hopseal/internal/pki"
 	"github.com/hopseal/hopseal/internal/policy"
 	"github.com/hopseal/hopseal/internal/proxy"
@@ -53,6 +55,9 @@ type Sidecar struct {
 
 	// Transparent mode.
 	policyNow      func() *policy.Policy
+	modeNow        func() string
+	mesh           *meshwatch.Client // nil unless a control plane streams the above
+	meshConn       *grpc.ClientConn
 	discovery      discovery.Source
 	discoveryTable func() *discovery.Table
 	reloaders      []reloader
@@ -85,7 +90,7 @@ func New(cfg *config.Proxy, opts Options) (_ *Sidecar, err error) {
 	}
 	a, err := agent.New(agent.Config{
 		TrustDomain: cfg.TrustDomain, ExpectedID: cfg.ID, CAAddress: cfg.CAAddress, CARoots: roots,
-		JoinToken: token, TTL: cfg.SVIDTTL, DataDir: cfg.DataDir, Clock: opts.Clock, Log: opts.Log,
+		JoinToken: token, TokenFile: cfg.TokenFile, TTL: cfg.SVIDTTL, DataDir: cfg.DataDir, Clock: opts.Clock, Log: opts.Log,
 	})
 	if err != nil {
 		return nil, err
@@ -154,6 +159,9 @@ func (s *Sidecar) Ready() error {
 	if !s.serving.Load() {
 		return errors.New("listeners not serving yet")
 	}
+	if s.mesh != nil && s.mesh.View() == nil {
+		return errors.New("no policy from the control plane yet")
+	}
 	return nil
 }
 
@@ -189,6 +197,10 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	}
 	for _, r := range s.reloaders {
 		g.Go(func() error { return r.Run(ctx) })
+	}
+	if s.mesh != nil {
+		defer s.meshConn.Close()
+		g.Go(func() error { return s.mesh.Run(ctx) })
 	}
 	if s.cfg.WorkloadSocket != "" {
 		g.Go(func() error { return s.agent.ServeWorkloadAPI(ctx, s.cfg.WorkloadSocket, 0) })

@@ -57,7 +57,7 @@ func (s *Sidecar) status() any {
 	}
 	slices.Sort(st.Listeners)
 	if t := s.cfg.Transparent; t != nil {
-		st.Mode, st.Egress = t.Mode, t.Egress
+		st.Mode, st.Egress = s.modeNow(), t.Egress
 		st.Policy = s.policyNow()
 		if s.discoveryTable != nil {
 			st.Discovery = s.discoveryTable()

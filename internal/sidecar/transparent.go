@@ -141,7 +141,7 @@ func (s *Sidecar) openInbound(ctx context.Context, c net.Conn, f *proxy.Flow) (*
 		}
 		f.Security = proxy.MutualTLS
 		client, hint = tc, tlsconf.Hint(tc.ConnectionState().NegotiatedProtocol)
-	case t.Mode == config.Strict:
+	case s.modeNow() == config.Strict:
 		f.Decision, f.Security, f.Protocol, f.SNI = proxy.Deny, proxy.Plaintext, string(first.Protocol), first.SNI
 		if first.Protocol == sniff.TLS {
 			f.Security = proxy.AppTLS
@@ -235,6 +235,34 @@ func (s *Sidecar) isOwnListener(dst netip.AddrPort) bool {
 // interception listeners.
 func (s *Sidecar) setupTransparent(t *config.Transparent) error {
 	s.policyNow = func() *policy.Policy { return policy.DenyAll() }
+	s.modeNow = func() string { return t.Mode }
+	if s.cfg.ControlPlane != nil {
+		if err := s.setupControlPlane(s.cfg.ControlPlane); err != nil {
+			return err
+		}
+	} else if err := s.setupFiles(t); err != nil {
+		return err
+	}
+	var err error
+	if s.ln[TransparentInbound], err = listen("transparent.inbound_listen", t.InboundListen); err != nil {
+		return err
+	}
+	if s.ln[TransparentOutbound], err = listen("transparent.outbound_listen", t.OutboundListen); err != nil {
+		return err
+	}
+	// The kernel redirects IPv6 to [::1]; take it too when it exists.
+	if t.OutboundListen == config.DefaultOutboundListen {
+		if l, err := net.Listen("tcp", "[::1]:"+strings.TrimPrefix(t.OutboundListen, "127.0.0.1:")); err == nil {
+			s.ln[transparentOutbound6] = l
+		}
+	}
+	s.meshServer = tlsconf.MTLSServer(s.agent, s.agent, tlsconf.AuthorizeAny(), s.clock.Now)
+	s.meshServer.NextProtos = tlsconf.MeshProtocols()
+	return nil
+}
+
+// setupFiles loads the policy and discovery files (standalone mode).
+func (s *Sidecar) setupFiles(t *config.Transparent) error {
 	if t.PolicyFile == "" {
 		s.log.Warn("transparent.policy_file is not set: every inbound connection is refused (default deny)")
 	} else {
@@ -257,20 +285,5 @@ func (s *Sidecar) setupTransparent(t *config.Transparent) error {
 		s.discovery, s.discoveryTable = df, df.Table
 		s.reloaders = append(s.reloaders, df)
 	}
-	var err error
-	if s.ln[TransparentInbound], err = listen("transparent.inbound_listen", t.InboundListen); err != nil {
-		return err
-	}
-	if s.ln[TransparentOutbound], err = listen("transparent.outbound_listen", t.OutboundListen); err != nil {
-		return err
-	}
-	// The kernel redirects IPv6 to [::1]; take it too when it exists.
-	if t.OutboundListen == config.DefaultOutboundListen {
-		if l, err := net.Listen("tcp", "[::1]:"+strings.TrimPrefix(t.OutboundListen, "127.0.0.1:")); err == nil {
-			s.ln[transparentOutbound6] = l
-		}
-	}
-	s.meshServer = tlsconf.MTLSServer(s.agent, s.agent, tlsconf.AuthorizeAny(), s.clock.Now)
-	s.meshServer.NextProtos = tlsconf.MeshProtocols()
 	return nil
 }

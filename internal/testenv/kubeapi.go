@@ -17,8 +17,9 @@ import (
 // wait for controllers that are not running (there is no controller-manager,
 // scheduler or kubelet):
 //   - --authorization-mode=Node,RBAC: identities without bindings are Forbidden.
-//   - --api-audiences includes "hopseal" beside the issuer, so the TokenRequest
-//     API issues, and TokenReview accepts, tokens for hopseal's CA.
+//   - --api-audiences is the issuer alone, as on a real cluster: tokens for
+//     hopseal's CA are requested and reviewed with audience "hopseal", and a
+//     token without an audience is never valid for it.
 //   - --disable-admission-plugins=ServiceAccount: that plugin rejects pods whose
 //     service account does not exist, and only the controller-manager creates
 //     each namespace's "default" one. Pods are stored as the test wrote them

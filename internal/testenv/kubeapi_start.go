@@ -81,7 +81,7 @@ func apiserverArgs(dir, etcdURL string, port int, files map[string]string) []str
 		"--cert-dir=" + filepath.Join(dir, "certs"), // never the default under /var/run
 		"--authorization-mode=Node,RBAC",
 		"--service-account-issuer=" + kubeIssuer,
-		"--api-audiences=" + kubeIssuer + ",hopseal",
+		"--api-audiences=" + kubeIssuer,
 		"--service-cluster-ip-range=" + kubeServiceCIDR,
 		"--disable-admission-plugins=ServiceAccount",
 		"--endpoint-reconciler-type=none",

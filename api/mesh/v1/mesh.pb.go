@@ -147,11 +147,14 @@ func (x *Snapshot) GetWorkload() *Workload {
 // of the workloads that may answer there (a Service's endpoints may run as
 // several service accounts).
 type Destination struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
-	SpiffeIds     []string               `protobuf:"bytes,2,rep,name=spiffe_ids,json=spiffeIds,proto3" json:"spiffe_ids,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Address   string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	SpiffeIds []string               `protobuf:"bytes,2,rep,name=spiffe_ids,json=spiffeIds,proto3" json:"spiffe_ids,omitempty"`
+	// Ports of a pod IP that its proxy does not intercept (its admin port,
+	// ports excluded by annotation): connections to them are not meshed.
+	PlaintextPorts []uint32 `protobuf:"varint,3,rep,packed,name=plaintext_ports,json=plaintextPorts,proto3" json:"plaintext_ports,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Destination) Reset() {
@@ -194,6 +197,13 @@ func (x *Destination) GetAddress() string {
 func (x *Destination) GetSpiffeIds() []string {
 	if x != nil {
 		return x.SpiffeIds
+	}
+	return nil
+}
+
+func (x *Destination) GetPlaintextPorts() []uint32 {
+	if x != nil {
+		return x.PlaintextPorts
 	}
 	return nil
 }
@@ -509,11 +519,12 @@ const file_api_mesh_v1_mesh_proto_rawDesc = "" +
 	"\bSnapshot\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12@\n" +
 	"\fdestinations\x18\x02 \x03(\v2\x1c.hopseal.mesh.v1.DestinationR\fdestinations\x125\n" +
-	"\bworkload\x18\x03 \x01(\v2\x19.hopseal.mesh.v1.WorkloadR\bworkload\"F\n" +
+	"\bworkload\x18\x03 \x01(\v2\x19.hopseal.mesh.v1.WorkloadR\bworkload\"o\n" +
 	"\vDestination\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x1d\n" +
 	"\n" +
-	"spiffe_ids\x18\x02 \x03(\tR\tspiffeIds\"g\n" +
+	"spiffe_ids\x18\x02 \x03(\tR\tspiffeIds\x12'\n" +
+	"\x0fplaintext_ports\x18\x03 \x03(\rR\x0eplaintextPorts\"g\n" +
 	"\bWorkload\x12\x12\n" +
 	"\x04mode\x18\x01 \x01(\tR\x04mode\x12+\n" +
 	"\x05rules\x18\x02 \x03(\v2\x15.hopseal.mesh.v1.RuleR\x05rules\x12\x1a\n" +

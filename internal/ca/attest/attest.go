@@ -45,3 +45,15 @@ func (e *DeniedError) Error() string { return fmt.Sprintf("attestation denied: %
 func denied(public, format string, args ...any) error {
 	return &DeniedError{Public: public, Reason: fmt.Sprintf(format, args...)}
 }
+
+// UnavailableError means the attestor could not check the proof now (the
+// service it asks is down or refuses the CA): not a denial, so the caller may
+// retry. Public is safe to send; Err stays in the CA's log.
+type UnavailableError struct {
+	Public string
+	Err    error
+}
+
+func (e *UnavailableError) Error() string { return fmt.Sprintf("attestation unavailable: %v", e.Err) }
+
+func (e *UnavailableError) Unwrap() error { return e.Err }

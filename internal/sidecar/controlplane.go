@@ -1,0 +1,29 @@
+package sidecar
+
+import (
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/hopseal/hopseal/internal/config"
+	"github.com/hopseal/hopseal/internal/identity"
+	"github.com/hopseal/hopseal/internal/meshwatch"
+	"github.com/hopseal/hopseal/internal/tlsconf"
+)
+
+// setupControlPlane takes policy, discovery and mode from the controller's
+// stream. The connection is made lazily, once the agent holds an SVID to
+// present; the controller serves the stream with the CA's identity.
+func (s *Sidecar) setupControlPlane(cp *config.ControlPlane) error {
+	conf := tlsconf.Client(s.agent, s.agent, tlsconf.AuthorizeID(identity.CA(s.cfg.TrustDomain)), s.clock.Now)
+	conn, err := grpc.NewClient(cp.Address, grpc.WithTransportCredentials(credentials.NewTLS(conf)))
+	if err != nil {
+		return fmt.Errorf("control_plane.address: %w", err)
+	}
+	s.meshConn = conn
+	s.mesh = meshwatch.New(conn, s.cfg.TrustDomain, cp.Namespace, cp.Pod, s.log)
+	s.policyNow, s.modeNow = s.mesh.Policy, s.mesh.Mode
+	s.discovery, s.discoveryTable = s.mesh, s.mesh.Table
+	return nil
+}

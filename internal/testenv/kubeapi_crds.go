@@ -1,0 +1,81 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/hopseal/hopseal/deploy"
+)
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// InstallCRDs creates hopseal's CRDs in k (already there is fine) and waits
+// until the API server serves them.
+func (k *Kube) InstallCRDs(t testing.TB) {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(k.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var names []string
+	for _, m := range deploy.CRDs() {
+		objs, err := DecodeYAML(m.YAML)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		for _, obj := range objs {
+			names = append(names, obj.GetName())
+			if _, err := dyn.Resource(crdResource).Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatalf("create CRD from %s: %v", m.Name, err)
+			}
+		}
+	}
+	for _, name := range names {
+		Eventually(t, 30*time.Second, "CRD "+name+" to be Established", func() bool {
+			crd, err := dyn.Resource(crdResource).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false
+			}
+			conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+			for _, c := range conds {
+				if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
+					return true
+				}
+			}
+			return false
+		})
+	}
+}
+
+// DecodeYAML splits a multi-document YAML file into objects, skipping empty
+// documents.
+func DecodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		var obj map[string]any
+		err := dec.Decode(&obj)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(obj) > 0 {
+			out = append(out, &unstructured.Unstructured{Object: obj})
+		}
+	}
+}
