@@ -4,6 +4,7 @@ package ca
 
 import (
 	"context"
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -281,4 +282,16 @@ func kindName(err error) string {
 		return "unavailable"
 	}
 	return "internal"
+}
+
+// IssueServerCert signs a TLS server certificate for DNS names with the
+// signing CA and returns it with its chain (see pki.NewServerCert). It is
+// for the controller's own endpoints, never for workloads, so it is not
+// attested or audited.
+func (c *CA) IssueServerCert(dnsNames []string, pub crypto.PublicKey, ttl time.Duration) ([]*x509.Certificate, error) {
+	leaf, err := pki.NewServerCert(dnsNames, pub, ttl, c.auth.Signing, c.auth.SigningKey, c.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	return c.auth.chain(leaf), nil
 }

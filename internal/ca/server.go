@@ -42,6 +42,10 @@ type Listeners struct {
 	Issuer net.Listener // gRPC Issuer over TLS
 	Bundle net.Listener // HTTPS SPIFFE bundle endpoint
 	Admin  net.Listener // gRPC Admin, plaintext on a private unix socket
+	// Register adds services to the Issuer's gRPC server (the controller's
+	// mesh stream). Client certificates there are requested, not verified:
+	// such a service must verify them itself.
+	Register func(grpc.ServiceRegistrar)
 }
 
 // Server exposes a CA on the network.
@@ -76,6 +80,9 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	creds := credentials.NewTLS(tlsServerConfig(s, s.ca.clock.Now))
 	issuer := grpc.NewServer(grpc.Creds(creds), grpc.MaxRecvMsgSize(64<<10))
 	cav1.RegisterIssuerServer(issuer, &issuerService{ca: s.ca, log: s.log})
+	if ls.Register != nil {
+		ls.Register(issuer)
+	}
 	serveGRPC(ctx, g, issuer, ls.Issuer)
 
 	if ls.Admin != nil {

@@ -14,13 +14,17 @@ import (
 
 func proxyCmd(g *globals) *cobra.Command {
 	var path string
-	var check bool
+	var check, kube bool
 	cmd := &cobra.Command{
 		Use:   "proxy",
 		Short: "Run a workload's mutual-TLS proxy (SIGHUP renews its certificate and re-reads policy and discovery)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadProxyConfig(path)
+			load := func() (*config.Proxy, error) { return loadProxyConfig(path) }
+			if kube {
+				load = func() (*config.Proxy, error) { return config.FromKubernetesEnv(os.Getenv) }
+			}
+			cfg, err := load()
 			if err != nil {
 				return err
 			}
@@ -65,6 +69,8 @@ func proxyCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "/etc/hopseal/proxy.yaml", "proxy configuration file (YAML)")
 	cmd.Flags().BoolVar(&check, "check", false, "validate the configuration file and exit")
+	cmd.Flags().BoolVar(&kube, "kubernetes", false, "run as an injected Kubernetes sidecar: configuration from the environment and volumes the injector sets (no --config)")
+	cmd.MarkFlagsMutuallyExclusive("kubernetes", "config")
 	return cmd
 }
 

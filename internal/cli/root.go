@@ -5,8 +5,12 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -51,19 +55,71 @@ func (g *globals) logger(defaultFormat string) (*slog.Logger, error) {
 	return telemetry.NewLogger(g.logs, format, g.logLevel)
 }
 
-// Run executes the command line args.
-func Run(ctx context.Context, args []string) error {
+// Globals are the flags every command shares; Command builds a subcommand
+// with them.
+type (
+	Globals = globals
+	Command = func(*Globals) *cobra.Command
+)
+
+// Logger returns the logger the global flags ask for.
+func (g *globals) Logger(defaultFormat string) (*slog.Logger, error) { return g.logger(defaultFormat) }
+
+// Run executes hopseal's command line: the commands of this package and
+// extra ones (those that need Kubernetes' libraries live elsewhere, so
+// hopseal-proxy does not link them).
+func Run(ctx context.Context, args []string, extra ...Command) error {
+	core := []Command{
+		func(*Globals) *cobra.Command { return versionCmd() }, caCmd, proxyCmd, demoCmd,
+		func(*Globals) *cobra.Command { return initNetCmd() },
+	}
+	return run(ctx, "hopseal", "Encrypt every hop of service traffic with mutual TLS, and prove it", args, append(core, extra...))
+}
+
+// RunDataPlane executes hopseal-proxy: the proxy and its interception
+// rules, all a sidecar or a host runs, without the control plane's
+// dependencies (they would add megabytes to every proxy's memory).
+func RunDataPlane(ctx context.Context, args []string) error {
+	cmds := []Command{
+		func(*Globals) *cobra.Command { return versionCmd() }, proxyCmd,
+		func(*Globals) *cobra.Command { return initNetCmd() },
+	}
+	return run(ctx, "hopseal-proxy", "hopseal's data plane: the mutual-TLS proxy and its interception rules", args, cmds)
+}
+
+func run(ctx context.Context, name, short string, args []string, cmds []Command) error {
 	g := &globals{logs: telemetry.NewLineBuffer(os.Stderr, telemetry.LogFlushDelay)}
 	defer g.logs.Flush()
 	root := &cobra.Command{
-		Use:           "hopseal",
-		Short:         "Encrypt every hop of service traffic with mutual TLS, and prove it",
+		Use:           name,
+		Short:         short,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "log format: json or text (default json for services, text for the demo)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(versionCmd(), caCmd(g), proxyCmd(g), demoCmd(g), initNetCmd())
+	for _, c := range cmds {
+		root.AddCommand(c(g))
+	}
 	root.SetArgs(args)
 	return root.ExecuteContext(ctx)
+}
+
+// Main runs a command line under a context that SIGINT and SIGTERM cancel
+// (a second signal kills the process at once), prints its error and returns
+// the exit code for main to exit with.
+func Main(run func(ctx context.Context, args []string) error) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal now kills the process at once
+	}()
+	err := run(ctx, os.Args[1:])
+	if err == nil {
+		return 0
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(os.Stderr, filepath.Base(os.Args[0])+":", msg)
+	}
+	return ExitCode(err)
 }

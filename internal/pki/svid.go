@@ -113,3 +113,40 @@ func NewLeaf(req LeafRequest, issuer *x509.Certificate, issuerKey crypto.Signer,
 	}
 	return create(tmpl, issuer, req.PublicKey, issuerKey)
 }
+
+// NewServerCert signs a TLS server certificate for DNS names, for servers
+// that clients outside the mesh verify by name (the API server calling the
+// sidecar injector). It is not an SVID: serverAuth only, no URI SAN.
+func NewServerCert(dnsNames []string, pub crypto.PublicKey, ttl time.Duration, issuer *x509.Certificate, issuerKey crypto.Signer, now time.Time) (*x509.Certificate, error) {
+	if len(dnsNames) == 0 {
+		return nil, errors.New("pki: a server certificate needs at least one DNS name")
+	}
+	if err := CheckPublicKey(pub); err != nil {
+		return nil, err
+	}
+	serial, err := NewSerial()
+	if err != nil {
+		return nil, err
+	}
+	notBefore, notAfter := now.Add(-Backdate), now.Add(ttl)
+	if notBefore.Before(issuer.NotBefore) {
+		notBefore = issuer.NotBefore
+	}
+	if notAfter.After(issuer.NotAfter) {
+		notAfter = issuer.NotAfter
+	}
+	if !notAfter.After(now) {
+		return nil, fmt.Errorf("pki: issuer %q expired at %s", issuer.Subject.CommonName, issuer.NotAfter.Format(time.RFC3339))
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{Organization: []string{Organization}, CommonName: dnsNames[0]},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		DNSNames:              dnsNames,
+	}
+	return create(tmpl, issuer, pub, issuerKey)
+}

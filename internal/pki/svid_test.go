@@ -151,3 +151,41 @@ func FuzzCheckCSR(f *testing.F) {
 		}
 	})
 }
+
+func TestNewServerCert(t *testing.T) {
+	now := time.Now()
+	td := spiffeid.RequireTrustDomainFromString("example.org")
+	rootKey, _ := pki.NewKey()
+	root, err := pki.NewRoot(td, rootKey, now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := pki.NewKey()
+	names := []string{"hopseal-controller.hopseal-system.svc", "hopseal-controller.hopseal-system.svc.cluster.local"}
+	cert, err := pki.NewServerCert(names, key.Public(), 24*time.Hour, root, rootKey, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	for _, name := range names {
+		if _, err := cert.Verify(x509.VerifyOptions{DNSName: name, Roots: pool, CurrentTime: now}); err != nil {
+			t.Errorf("verify for %s: %v", name, err)
+		}
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{DNSName: "other.svc", Roots: pool, CurrentTime: now}); err == nil {
+		t.Error("verified for a name it does not carry")
+	}
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
+		t.Error("usable as a client certificate")
+	}
+	if len(cert.URIs) != 0 || cert.IsCA {
+		t.Errorf("URIs %v, IsCA %v; want a plain server certificate", cert.URIs, cert.IsCA)
+	}
+	if !cert.NotAfter.Equal(root.NotAfter) {
+		t.Errorf("NotAfter %v; want capped at the issuer's %v", cert.NotAfter, root.NotAfter)
+	}
+	if _, err := pki.NewServerCert(nil, key.Public(), time.Hour, root, rootKey, now); err == nil {
+		t.Error("a certificate without names was issued")
+	}
+}

@@ -2,10 +2,12 @@ package sidecar
 
 import (
 	"fmt"
+	"net/http"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/hopseal/hopseal/internal/apphealth"
 	"github.com/hopseal/hopseal/internal/config"
 	"github.com/hopseal/hopseal/internal/identity"
 	"github.com/hopseal/hopseal/internal/meshwatch"
@@ -25,5 +27,12 @@ func (s *Sidecar) setupControlPlane(cp *config.ControlPlane) error {
 	s.mesh = meshwatch.New(conn, s.cfg.TrustDomain, cp.Namespace, cp.Pod, s.log)
 	s.policyNow, s.modeNow = s.mesh.Policy, s.mesh.Mode
 	s.discovery, s.discoveryTable = s.mesh, s.mesh.Table
+	// The injector moved the app's kubelet probes to the admin port, since
+	// strict mode refuses the kubelet's plaintext.
+	probes, err := apphealth.FromEnv()
+	if err != nil {
+		return fmt.Errorf("%s: %w", apphealth.EnvVar, err)
+	}
+	s.adminRoutes = map[string]http.Handler{"GET " + apphealth.PathPrefix: probes} // GET also matches HEAD
 	return nil
 }

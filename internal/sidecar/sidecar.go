@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -58,6 +59,7 @@ type Sidecar struct {
 	modeNow        func() string
 	mesh           *meshwatch.Client // nil unless a control plane streams the above
 	meshConn       *grpc.ClientConn
+	adminRoutes    map[string]http.Handler // the app's rewritten kubelet probes
 	discovery      discovery.Source
 	discoveryTable func() *discovery.Table
 	reloaders      []reloader
@@ -177,7 +179,7 @@ func (s *Sidecar) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	if s.admin != nil {
 		g.Go(func() error {
-			return telemetry.ServeAdmin(ctx, s.admin, telemetry.Admin{Registry: reg, Ready: s.Ready, Status: s.status})
+			return telemetry.ServeAdmin(ctx, s.admin, telemetry.Admin{Registry: reg, Ready: s.Ready, Status: s.status, Routes: s.adminRoutes})
 		})
 	}
 	if err := s.agent.Start(ctx); err != nil {

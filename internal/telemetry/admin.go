@@ -21,6 +21,9 @@ type Admin struct {
 	Ready func() error
 	// Status, if set, is served as JSON at /status.
 	Status func() any
+	// Routes are more handlers, by ServeMux pattern (a sidecar's
+	// app-health probes).
+	Routes map[string]http.Handler
 }
 
 // ServeAdmin serves /metrics, /ready, /live and /status on ln until ctx ends.
@@ -44,6 +47,9 @@ func ServeAdmin(ctx context.Context, ln net.Listener, a Admin) error {
 			enc.SetIndent("", "  ")
 			enc.Encode(a.Status())
 		})
+	}
+	for pattern, h := range a.Routes {
+		mux.Handle(pattern, h)
 	}
 	srv := &http.Server{Handler: hostGuard(ln.Addr(), mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() {

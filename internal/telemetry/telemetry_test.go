@@ -150,3 +150,24 @@ func TestHTTPTelemetry(t *testing.T) {
 		t.Errorf("denied request logged as %v", denied)
 	}
 }
+
+// Routes serve beside the built-in endpoints, behind the same host guard
+// (the kubelet probes the pod IP, which passes on a wildcard listener).
+func TestAdminRoutes(t *testing.T) {
+	addr := serveAdmin(t, "127.0.0.1:0", Admin{
+		Registry: NewRegistry(),
+		Ready:    func() error { return nil },
+		Routes: map[string]http.Handler{"GET /app-health/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte("probe " + r.URL.Path))
+		})},
+	})
+	if code, body := get(t, addr, addr, "/app-health/web/readiness"); code != 200 || body != "probe /app-health/web/readiness" {
+		t.Errorf("route: %d %q", code, body)
+	}
+	if code, _ := get(t, addr, "evil.example:80", "/app-health/web/readiness"); code == 200 {
+		t.Error("a route answered a foreign Host")
+	}
+	if code, _ := get(t, addr, addr, "/live"); code != 200 {
+		t.Errorf("/live beside routes: %d", code)
+	}
+}
