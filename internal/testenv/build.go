@@ -15,12 +15,17 @@ const FIPSModule = "v1.0.0"
 
 // build is one hopseal binary, built at most once per test process.
 type build struct {
+	pkg  string // "hopseal" or "hopseal-proxy", under ./cmd
 	once sync.Once
 	path string
 	err  error
 }
 
-var plainBuild, fipsBuild build
+var (
+	plainBuild = build{pkg: "hopseal"}
+	fipsBuild  = build{pkg: "hopseal"}
+	proxyBuild = build{pkg: "hopseal-proxy"}
+)
 
 // Binary builds the hopseal binary once per test process and returns its path.
 // HOPSEAL_BIN overrides it.
@@ -30,6 +35,16 @@ func Binary(t testing.TB) string {
 		return p
 	}
 	return plainBuild.get(t)
+}
+
+// ProxyBinary builds hopseal-proxy, the data plane as sidecars run it, once
+// per test process. HOPSEAL_PROXY_BIN overrides it.
+func ProxyBinary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("HOPSEAL_PROXY_BIN"); p != "" {
+		return p
+	}
+	return proxyBuild.get(t)
 }
 
 // FIPSBinary builds hopseal against Go's frozen FIPS 140-3 module
@@ -48,8 +63,8 @@ func (b *build) get(t testing.TB, env ...string) string {
 			b.err = err
 			return
 		}
-		b.path = filepath.Join(dir, "hopseal")
-		cmd := exec.Command("go", "build", "-o", b.path, "./cmd/hopseal")
+		b.path = filepath.Join(dir, b.pkg)
+		cmd := exec.Command("go", "build", "-o", b.path, "./cmd/"+b.pkg)
 		cmd.Dir = RepoRoot(t)
 		cmd.Env = append(os.Environ(), env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -65,7 +80,7 @@ func (b *build) get(t testing.TB, env ...string) string {
 // RemoveBuilds deletes the binaries Binary and FIPSBinary built; call it from
 // TestMain after m.Run so test runs leave no binaries behind.
 func RemoveBuilds() {
-	for _, b := range []*build{&plainBuild, &fipsBuild} {
+	for _, b := range []*build{&plainBuild, &fipsBuild, &proxyBuild} {
 		if b.path != "" {
 			os.RemoveAll(filepath.Dir(b.path))
 		}

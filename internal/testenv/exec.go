@@ -24,6 +24,15 @@ func (e Exec) bin(t testing.TB) string {
 	return Binary(t)
 }
 
+// proxyBin is the binary for proxies and init-net: hopseal-proxy, as
+// sidecars run it, unless Bin names another.
+func (e Exec) proxyBin(t testing.TB) string {
+	if e.Bin != "" {
+		return e.Bin
+	}
+	return ProxyBinary(t)
+}
+
 // Start runs hopseal with args in dir until test cleanup. Extra environment
 // goes through env(1), which execs in place, so signals reach hopseal itself.
 func (e Exec) Start(t testing.TB, dir string, args ...string) *Proc {

@@ -86,7 +86,7 @@ func NewMesh(t testing.TB, cfg MeshConfig) *Mesh {
 	if err := os.WriteFile(ca.BundleFile, []byte(ca.CLI(t, "bundle")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	Reachable(t, cfg.Exec.bin(t))
+	Reachable(t, cfg.Exec.proxyBin(t))
 	return &Mesh{Net: n, CA: ca, TrustDomain: cfg.TrustDomain, exec: cfg.Exec}
 }
 

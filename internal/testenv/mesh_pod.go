@@ -77,7 +77,7 @@ func (m *Mesh) newPod(t testing.TB, s PodSpec) *MeshPod {
 // The admin port stays reachable directly.
 func (p *MeshPod) initNet(t testing.TB) {
 	t.Helper()
-	out, err := p.Run(t, p.Mesh.exec.bin(t), "init-net", "--exclude-inbound-ports", adminPort())
+	out, err := p.Run(t, p.Mesh.exec.proxyBin(t), "init-net", "--exclude-inbound-ports", adminPort())
 	if err != nil {
 		t.Fatalf("pod %s: hopseal init-net: %v\n%s", p.Name, err, out)
 	}
@@ -97,7 +97,7 @@ func (p *MeshPod) LaunchProxy(t testing.TB) {
 		t.Fatalf("pod %s has no proxy (PodSpec.NoProxy)", p.Name)
 	}
 	args := []string{"proxy", "-c", p.ConfigFile}
-	bin := p.Mesh.exec.bin(t)
+	bin := p.Mesh.exec.proxyBin(t)
 	if env := p.Mesh.exec.Env; len(env) > 0 {
 		args = append(append(append([]string{}, env...), bin), args...)
 		bin = "env"

@@ -28,6 +28,7 @@ import (
 
 type options struct {
 	hopseal, stunnel string
+	hopsealProxy     string // the data plane binary, for the proxies and init-net
 	topologies       []string
 	bulk, latency    time.Duration
 	handshake        time.Duration
@@ -66,7 +67,8 @@ func main() {
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&o.hopseal, "hopseal", "", "hopseal binary (default: build ./cmd/hopseal)")
+	fs.StringVar(&o.hopseal, "hopseal", "", "hopseal binary, for the CA (default: build ./cmd/hopseal)")
+	fs.StringVar(&o.hopsealProxy, "hopseal-proxy", "", "hopseal-proxy binary, for the proxies and init-net, as sidecars run it (default: build ./cmd/hopseal-proxy)")
 	fs.StringVar(&o.stunnel, "stunnel", "stunnel4", "stunnel binary")
 	topo := fs.String("topology", "loopback,transparent", "topologies to measure, comma-separated: loopback (explicit listeners), transparent (pods with init-net; needs root)")
 	fs.DurationVar(&o.bulk, "duration", 2*time.Second, "length of each throughput measurement")
@@ -168,11 +170,17 @@ func runBench(ctx context.Context, o options) error {
 	if err := os.Chmod(work, 0o755); err != nil { // the proxies run as UID 1443
 		return err
 	}
-	if o.hopseal == "" {
-		o.hopseal = filepath.Join(work, "hopseal")
-		progress("building hopseal")
-		if _, err := run(ctx, ".", "go", "build", "-o", o.hopseal, "./cmd/hopseal"); err != nil {
-			return fmt.Errorf("%w (run from the repository root, or pass -hopseal)", err)
+	for _, b := range []struct {
+		path *string
+		name string
+	}{{&o.hopseal, "hopseal"}, {&o.hopsealProxy, "hopseal-proxy"}} {
+		if *b.path != "" {
+			continue
+		}
+		*b.path = filepath.Join(work, b.name)
+		progress("building " + b.name)
+		if _, err := run(ctx, ".", "go", "build", "-o", *b.path, "./cmd/"+b.name); err != nil {
+			return fmt.Errorf("%w (run from the repository root, or pass -%s)", err, b.name)
 		}
 	}
 	for _, name := range o.topologies {
@@ -184,7 +192,7 @@ func runBench(ctx context.Context, o options) error {
 		}
 	}
 	if slices.Contains(o.topologies, "transparent") {
-		if err := reachable(o.hopseal); err != nil { // before minutes of other work
+		if err := reachable(o.hopsealProxy); err != nil { // before minutes of other work
 			return err
 		}
 	}

@@ -97,13 +97,14 @@ func startApp(l launcher, addr string) (*proc, string, error) {
 
 // ca is a running `hopseal ca serve`.
 type ca struct {
-	proc *proc
-	addr string
-	bin  string
-	dir  string // holds its state dir "ca" and bundle.pem
+	proc     *proc
+	addr     string
+	bin      string // hopseal, for the CA's commands
+	proxyBin string // hopseal-proxy, for the proxies
+	dir      string // holds its state dir "ca" and bundle.pem
 }
 
-func startCA(ctx context.Context, bin, dir, listen string) (*ca, error) {
+func startCA(ctx context.Context, bin, proxyBin, dir, listen string) (*ca, error) {
 	p, err := start(dir, nil, bin, "ca", "serve", "--state-dir", "ca", "--trust-domain", trustDomain,
 		"--listen", listen, "--bundle-listen", "")
 	if err != nil {
@@ -115,7 +116,7 @@ func startCA(ctx context.Context, bin, dir, listen string) (*ca, error) {
 		p.stop()
 		return nil, err
 	}
-	c := &ca{proc: p, bin: bin, dir: dir}
+	c := &ca{proc: p, bin: bin, proxyBin: proxyBin, dir: dir}
 	c.addr, _ = serving["issuer_addr"].(string)
 	bundle, err := run(ctx, dir, bin, "ca", "bundle", "--state-dir", "ca")
 	if err == nil {
@@ -150,7 +151,7 @@ func (c *ca) startProxy(ctx context.Context, l launcher, env []string, role, res
 	if err := writeOwned(dir, l.as, files); err != nil {
 		return nil, err
 	}
-	p, err := l.start(dir, env, role+"-side hopseal", c.bin, "proxy", "-c", "proxy.yaml")
+	p, err := l.start(dir, env, role+"-side hopseal", c.proxyBin, "proxy", "-c", "proxy.yaml")
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	testenv.RemoveBuilds()
+	os.Exit(code)
 }
 
 // The bench works end to end in both topologies, with tiny durations:
@@ -28,15 +30,15 @@ func TestMain(m *testing.M) {
 // for scripts/bench.sh on a quiet machine.)
 func TestBenchSmoke(t *testing.T) {
 	testenv.RequireTool(t, "stunnel4")
-	bin := testenv.Binary(t)
+	bin, proxyBin := testenv.Binary(t), testenv.ProxyBinary(t)
 	for _, topo := range []string{loopback, transparent} {
 		t.Run(topo, func(t *testing.T) {
 			if topo == transparent {
 				testenv.RequireRoot(t)
 				testenv.RequireTool(t, "ip", "setpriv")
-				testenv.Reachable(t, bin)
+				testenv.Reachable(t, proxyBin)
 			}
-			o, err := parseFlags([]string{"-hopseal", bin, "-topology", topo, "-rounds", "1",
+			o, err := parseFlags([]string{"-hopseal", bin, "-hopseal-proxy", proxyBin, "-topology", topo, "-rounds", "1",
 				"-duration", "300ms", "-latency-duration", "700ms", "-handshake-duration", "300ms",
 				"-rates", "200", "-streams", "1", "-idle", "100"})
 			if err != nil {

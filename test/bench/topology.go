@@ -49,7 +49,7 @@ func setupLoopback(ctx context.Context, o options, work string) (_ *topology, er
 		return nil, err
 	}
 	progress("loopback: starting the hopseal CA and proxy pair")
-	c, err := startCA(ctx, o.hopseal, dir, "127.0.0.1:0")
+	c, err := startCA(ctx, o.hopseal, o.hopsealProxy, dir, "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func setupTransparent(ctx context.Context, o options, work string) (_ *topology,
 			t.stop()
 		}
 	}()
-	if err := reachable(o.hopseal); err != nil {
+	if err := reachable(o.hopsealProxy); err != nil {
 		return nil, err
 	}
 	progress("transparent: building pods")
@@ -146,7 +146,7 @@ func setupTransparent(ctx context.Context, o options, work string) (_ *topology,
 		return nil, err
 	}
 	progress("transparent: starting the hopseal CA, init-net and a proxy in each meshed pod")
-	c, err := startCA(ctx, o.hopseal, dir, br.hostIP.String()+":0")
+	c, err := startCA(ctx, o.hopseal, o.hopsealProxy, dir, br.hostIP.String()+":0")
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +182,7 @@ func meshedPods(ctx context.Context, o options, c *ca, client, server *pod) (*pa
 	var procs []*proc
 	stop := func() { stopAll(procs) }
 	for _, p := range []*pod{client, server} {
-		if err := p.run(o.hopseal, "init-net"); err != nil {
+		if err := p.run(o.hopsealProxy, "init-net"); err != nil {
 			return nil, stop, err
 		}
 	}
