@@ -105,7 +105,9 @@ func New(cfg Config) (*Agent, error) {
 }
 
 func (a *Agent) dial() (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(a.cfg.CAAddress, grpc.WithTransportCredentials(a.creds))
+	// No service config from DNS: hopseal needs none, and its TXT lookup
+	// can stall a first attestation where DNS is slow or absent.
+	conn, err := grpc.NewClient(a.cfg.CAAddress, grpc.WithTransportCredentials(a.creds), grpc.WithDisableServiceConfig())
 	if err != nil {
 		return nil, fmt.Errorf("agent: CA address %q: %w", a.cfg.CAAddress, err)
 	}

@@ -19,7 +19,7 @@ import (
 // present; the controller serves the stream with the CA's identity.
 func (s *Sidecar) setupControlPlane(cp *config.ControlPlane) error {
 	conf := tlsconf.Client(s.agent, s.agent, tlsconf.AuthorizeID(identity.CA(s.cfg.TrustDomain)), s.clock.Now)
-	conn, err := grpc.NewClient(cp.Address, grpc.WithTransportCredentials(credentials.NewTLS(conf)))
+	conn, err := grpc.NewClient(cp.Address, grpc.WithTransportCredentials(credentials.NewTLS(conf)), grpc.WithDisableServiceConfig())
 	if err != nil {
 		return fmt.Errorf("control_plane.address: %w", err)
 	}

@@ -20,6 +20,7 @@ type controllerOptions struct {
 	kubeconfig, trustDomain, namespace     string
 	listen, webhookListen, adminListen     string
 	caSecret, rootCASecret, dataDir, image string
+	webhookNames                           []string
 	svidTTL                                time.Duration
 	leaderElect                            bool
 }
@@ -58,13 +59,14 @@ the webhook's caBundle and the status of hopseal's policies.`,
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/hopseal", "writable directory for the CA's audit store")
 	f.StringVar(&o.image, "proxy-image", "", "image of the injected containers (default hopseal/proxy:<version>)")
 	f.DurationVar(&o.svidTTL, "svid-ttl", ca.DefaultSVIDTTL, "lifetime of workload certificates")
+	f.StringSliceVar(&o.webhookNames, "webhook-names", nil, "DNS names of the webhook's certificate (default: the hopseal-controller Service's), for a webhook reached another way")
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "elect one replica to write to the cluster (Lease hopseal-controller)")
 	return cmd
 }
 
 func (o *controllerOptions) config() (controller.Config, error) {
 	cfg := controller.Config{Namespace: o.namespace, CASecret: o.caSecret, RootCASecret: o.rootCASecret, SVIDTTL: o.svidTTL,
-		DataDir: o.dataDir, LeaderElect: o.leaderElect, Identity: envOr("POD_NAME", hostname())}
+		DataDir: o.dataDir, LeaderElect: o.leaderElect, Identity: envOr("POD_NAME", hostname()), WebhookNames: o.webhookNames}
 	var err error
 	if cfg.TrustDomain, err = spiffeid.TrustDomainFromString(o.trustDomain); err != nil {
 		return cfg, fmt.Errorf("--trust-domain %q: %w", o.trustDomain, err)

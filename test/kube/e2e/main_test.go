@@ -1,0 +1,20 @@
+// Package e2e_test runs hopseal on Kubernetes end to end without a kubelet:
+// a real kube-apiserver, `hopseal controller` as a process, pods admitted
+// through its webhook, and each pod's injected containers run in network
+// namespaces with their volumes and environment, as a kubelet would
+// (testenv.Kubelet).
+package e2e_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/hopseal/hopseal/internal/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopKube()
+	testenv.RemoveBuilds()
+	os.Exit(code)
+}
