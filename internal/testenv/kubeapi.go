@@ -40,6 +40,7 @@ type Kube struct {
 
 	pki       *kubePKI
 	dir       string
+	binDir    string // kube-apiserver, etcd, kubectl
 	etcd, api *kubeProc
 }
 

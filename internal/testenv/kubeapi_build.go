@@ -21,13 +21,13 @@ import (
 const kubeModuleDir = "tools/kube"
 
 // kubeBinaries are the programs KubeBinaries provides, by file name.
-var kubeBinaries = []string{"kube-apiserver", "etcd"}
+var kubeBinaries = []string{"kube-apiserver", "etcd", "kubectl"}
 
 // ErrKubeBuildImpossible marks a build that cannot run here at all (no go
 // command, no tools/kube module); callers skip rather than fail on it.
 var ErrKubeBuildImpossible = errors.New("kube binaries cannot be built here")
 
-// KubeBinaries returns a directory holding kube-apiserver and etcd.
+// KubeBinaries returns a directory holding kube-apiserver, etcd and kubectl.
 //
 // HOPSEAL_KUBE_BIN_DIR names prebuilt ones. Otherwise they are built with
 // `go build` inside tools/kube, once per cache key (a hash of tools/kube's
@@ -83,9 +83,9 @@ func buildKube(src, dir, ldflags string, log io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	fmt.Fprintf(log, "building kube-apiserver and etcd in %s (minutes the first time) ...\n", src)
+	fmt.Fprintf(log, "building kube-apiserver, etcd and kubectl in %s (minutes the first time) ...\n", src)
 	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", tmp+string(filepath.Separator),
-		"k8s.io/kubernetes/cmd/kube-apiserver", "./cmd/etcd")
+		"k8s.io/kubernetes/cmd/kube-apiserver", "./cmd/etcd", "k8s.io/kubernetes/cmd/kubectl")
 	cmd.Dir = src
 	// Static binaries, as upstream releases them; no C toolchain needed.
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS="+kubeGOFLAGS())
@@ -117,7 +117,7 @@ func haveKubeBinaries(dir string) error {
 	for _, name := range kubeBinaries {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			return fmt.Errorf("kube binaries: %s is missing in %s (HOPSEAL_KUBE_BIN_DIR must hold %s)",
-				name, dir, strings.Join(kubeBinaries, " and "))
+				name, dir, strings.Join(kubeBinaries, ", "))
 		}
 	}
 	return nil

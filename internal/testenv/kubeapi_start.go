@@ -30,7 +30,7 @@ func launchKube(bin string) (_ *Kube, err error) {
 	if err != nil {
 		return nil, err
 	}
-	k := &Kube{dir: dir}
+	k := &Kube{dir: dir, binDir: bin}
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("%w\n%s", err, k.logTails())

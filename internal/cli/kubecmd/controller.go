@@ -48,7 +48,7 @@ the webhook's caBundle and the status of hopseal's policies.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the pod's service account)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the pod's service account)")
 	f.StringVar(&o.trustDomain, "trust-domain", "cluster.local", "the mesh's trust domain")
 	f.StringVar(&o.namespace, "namespace", envOr("POD_NAMESPACE", "hopseal-system"), "the control plane's namespace (default $POD_NAMESPACE, else hopseal-system)")
 	f.StringVar(&o.listen, "listen", ":8443", "CA and mesh stream address (gRPC over TLS)")
@@ -71,7 +71,7 @@ func (o *controllerOptions) config() (controller.Config, error) {
 	if cfg.TrustDomain, err = spiffeid.TrustDomainFromString(o.trustDomain); err != nil {
 		return cfg, fmt.Errorf("--trust-domain %q: %w", o.trustDomain, err)
 	}
-	if cfg.REST, err = restConfig(o.kubeconfig); err != nil {
+	if cfg.REST, err = restConfig(o.kubeconfig, ""); err != nil {
 		return cfg, err
 	}
 	cfg.Inject = inject.Defaults(cli.Version)

@@ -4,9 +4,7 @@
 package kubecmd
 
 import (
-	"errors"
 	"fmt"
-	"os"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -16,25 +14,19 @@ import (
 
 // Commands are the subcommands `hopseal` adds to package cli's.
 func Commands() []cli.Command {
-	return []cli.Command{controllerCmd, injectCmd}
+	return []cli.Command{controllerCmd, injectCmd, installCmd, checkCmd}
 }
 
-// restConfig: the kubeconfig file if given (or in $KUBECONFIG), else the
-// pod's service account when running in a cluster.
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		kubeconfig = os.Getenv("KUBECONFIG")
+// restConfig loads a kubeconfig as kubectl does (--kubeconfig, else
+// $KUBECONFIG, else ~/.kube/config; context: the current one unless given),
+// and falls back to the pod's service account inside a cluster.
+func restConfig(kubeconfig, context string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+		&clientcmd.ConfigOverrides{CurrentContext: context}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig: %w (pass --kubeconfig, or run in a cluster)", err)
 	}
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("--kubeconfig %s: %w", kubeconfig, err)
-		}
-		return cfg, nil
-	}
-	cfg, err := rest.InClusterConfig()
-	if errors.Is(err, rest.ErrNotInCluster) {
-		return nil, errors.New("not running in a cluster: pass --kubeconfig (or set KUBECONFIG)")
-	}
-	return cfg, err
+	return cfg, nil
 }

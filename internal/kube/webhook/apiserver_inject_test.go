@@ -73,13 +73,16 @@ func TestInjectionThroughTheAPIServer(t *testing.T) {
 			t.Fatalf("create: %v\nwant an error containing %q", err, want)
 		}
 	})
-	t.Run("webhook down fails closed", func(t *testing.T) {
+	t.Run("webhook down: labelled namespaces fail closed, others open", func(t *testing.T) {
 		c.stop()
 		_, err := c.cs.CoreV1().Pods(meshed).Create(ctx(t), pod("while-down", nil), metav1.CreateOptions{})
 		if err == nil || !strings.Contains(err.Error(), `failed calling webhook "inject.hopseal.io"`) {
 			t.Fatalf("create while the webhook is down: %v; want it refused", err)
 		}
 		checkUntouched(t, c.create(t, off, pod("independent", nil)))
+		// An opt-in by annotation outside labelled namespaces does not
+		// block: the pod is created as it is (hopseal check reports it).
+		checkUntouched(t, c.create(t, plain, pod("opted-in-down", map[string]string{inject.AnnotationInject: inject.Enabled})))
 	})
 }
 

@@ -77,7 +77,9 @@ func startCluster(t *testing.T) *cluster {
 	})
 
 	wh := Configuration(ServiceClientConfig(ca.PEM))
-	wh.Webhooks[0].ClientConfig = clientConfigURL(url, ca.PEM)
+	for i := range wh.Webhooks {
+		wh.Webhooks[i].ClientConfig = clientConfigURL(url, ca.PEM)
+	}
 	if _, err := c.cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(ctx(t), wh, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("register the webhook: %v", err)
 	}

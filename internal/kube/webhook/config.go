@@ -7,10 +7,13 @@ import (
 	"github.com/hopseal/hopseal/internal/kube/inject"
 )
 
-// Names of the webhook configuration and of its one webhook.
+// Names of the webhook configuration and of its webhooks.
 const (
 	ConfigurationName = "hopseal-injector"
 	WebhookName       = "inject.hopseal.io"
+	// WebhookNameAnnotated sees namespaces without the label, for pods that
+	// opt in by annotation.
+	WebhookNameAnnotated = "inject-annotated.hopseal.io"
 	// Service is how the API server reaches the webhook in a cluster.
 	ServiceNamespace = "hopseal-system"
 	ServiceName      = "hopseal-controller"
@@ -34,40 +37,52 @@ func ServiceClientConfig(caBundle []byte) admissionregistrationv1.WebhookClientC
 }
 
 // Configuration is the MutatingWebhookConfiguration that sends pod
-// creations to the webhook.
+// creations to the webhook, with two webhooks:
 //
-// Pods of every namespace reach it except kube-system, hopseal-system and
-// namespaces labelled hopseal.io/inject=disabled: a pod may opt in by
-// annotation in a namespace that is not labelled, and annotations cannot be
-// selected on. The handler checks the label itself. It fails closed
-// (failurePolicy Fail): while the webhook is unreachable, such pods are not
-// created at all rather than created without the proxy; label a namespace
-// hopseal.io/inject=disabled to keep its pods independent of hopseal.
+//   - WebhookName, for namespaces labelled hopseal.io/inject=enabled. It
+//     fails closed (failurePolicy Fail): while the webhook is unreachable,
+//     their pods are not created rather than created without the proxy. A
+//     hopseal outage blocks pod creation in meshed namespaces only.
+//   - WebhookNameAnnotated, for the other namespaces (but those labelled
+//     disabled, kube-system and hopseal-system), so that a pod can opt in
+//     by annotation. It fails open (Ignore): an outage must not block pod
+//     creation across the cluster. A pod that asked for the proxy and was
+//     created without it is what `hopseal check` reports.
+//
+// The handler reads the label and the annotation itself in both cases.
 func Configuration(client admissionregistrationv1.WebhookClientConfig) *admissionregistrationv1.MutatingWebhookConfiguration {
+	notSystem := metav1.LabelSelectorRequirement{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: neverInjected}
+	labelled := hook(WebhookName, client, admissionregistrationv1.Fail, metav1.LabelSelectorRequirement{
+		Key: inject.LabelInject, Operator: metav1.LabelSelectorOpIn, Values: []string{inject.Enabled},
+	}, notSystem)
+	others := hook(WebhookNameAnnotated, client, admissionregistrationv1.Ignore, metav1.LabelSelectorRequirement{
+		Key: inject.LabelInject, Operator: metav1.LabelSelectorOpNotIn, Values: []string{inject.Enabled, inject.Disabled},
+	}, notSystem)
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
 		ObjectMeta: metav1.ObjectMeta{Name: ConfigurationName},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{{
-			Name:         WebhookName,
-			ClientConfig: client,
-			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-				Rule: admissionregistrationv1.Rule{
-					APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"},
-					Scope: ptr(admissionregistrationv1.NamespacedScope),
-				},
-			}},
-			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-				{Key: inject.LabelInject, Operator: metav1.LabelSelectorOpNotIn, Values: []string{inject.Disabled}},
-				{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: neverInjected},
-			}},
-			FailurePolicy:           ptr(admissionregistrationv1.Fail),
-			MatchPolicy:             ptr(admissionregistrationv1.Equivalent),
-			SideEffects:             ptr(admissionregistrationv1.SideEffectClassNone),
-			TimeoutSeconds:          ptr(int32(10)),
-			AdmissionReviewVersions: []string{"v1"},
-			ReinvocationPolicy:      ptr(admissionregistrationv1.NeverReinvocationPolicy),
+		Webhooks:   []admissionregistrationv1.MutatingWebhook{labelled, others},
+	}
+}
+
+func hook(name string, client admissionregistrationv1.WebhookClientConfig, failure admissionregistrationv1.FailurePolicyType, namespaces ...metav1.LabelSelectorRequirement) admissionregistrationv1.MutatingWebhook {
+	return admissionregistrationv1.MutatingWebhook{
+		Name:         name,
+		ClientConfig: client,
+		Rules: []admissionregistrationv1.RuleWithOperations{{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+			Rule: admissionregistrationv1.Rule{
+				APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"},
+				Scope: ptr(admissionregistrationv1.NamespacedScope),
+			},
 		}},
+		NamespaceSelector:       &metav1.LabelSelector{MatchExpressions: namespaces},
+		FailurePolicy:           ptr(failure),
+		MatchPolicy:             ptr(admissionregistrationv1.Equivalent),
+		SideEffects:             ptr(admissionregistrationv1.SideEffectClassNone),
+		TimeoutSeconds:          ptr(int32(10)),
+		AdmissionReviewVersions: []string{"v1"},
+		ReinvocationPolicy:      ptr(admissionregistrationv1.NeverReinvocationPolicy),
 	}
 }
 

@@ -12,14 +12,12 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hopseal/hopseal/internal/kube/controller"
 	"github.com/hopseal/hopseal/internal/kube/inject"
-	"github.com/hopseal/hopseal/internal/kube/mesh"
 	"github.com/hopseal/hopseal/internal/kube/webhook"
 	"github.com/hopseal/hopseal/internal/testenv"
 )
@@ -186,18 +184,6 @@ func (r *running) get(to *running, path string) (string, error) {
 		return string(body), fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return string(body), err
-}
-
-func (c *cluster) apply(t *testing.T, obj map[string]any) {
-	t.Helper()
-	u := &unstructured.Unstructured{Object: obj}
-	gvr := mesh.AuthorizationPolicies
-	if u.GetKind() == "MTLSPolicy" {
-		gvr = mesh.MTLSPolicies
-	}
-	if _, err := c.dyn.Resource(gvr).Namespace(u.GetNamespace()).Create(ctx(t), u, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func spiffe(ns, sa string) string { return fmt.Sprintf("spiffe://%s/ns/%s/sa/%s", td, ns, sa) }

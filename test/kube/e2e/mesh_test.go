@@ -77,20 +77,21 @@ func TestMeshOnKubernetes(t *testing.T) {
 	resp.Body.Close()
 
 	// Only the service account "billing" may reach orders now.
+	if out, err := c.k.Kubectl(t, fmt.Sprintf(`apiVersion: hopseal.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: only-billing, namespace: %s}
+spec:
+  selector: {matchLabels: {app: orders}}
+  from: [{serviceAccount: {name: billing}}]
+`, ns), "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
 	applied := time.Now()
-	c.apply(t, map[string]any{
-		"apiVersion": "hopseal.io/v1alpha1", "kind": "AuthorizationPolicy",
-		"metadata": map[string]any{"name": "only-billing", "namespace": ns},
-		"spec": map[string]any{
-			"selector": map[string]any{"matchLabels": map[string]any{"app": "orders"}},
-			"from":     []any{map[string]any{"serviceAccount": map[string]any{"name": "billing"}}},
-		},
-	})
 	testenv.Eventually(t, 2*time.Second, "web refused by orders' proxy", func() bool {
 		_, err := web.get(orders, "/after-policy")
 		return err != nil
 	})
-	t.Logf("policy enforced %v after kubectl-equivalent apply", time.Since(applied).Round(time.Millisecond))
+	t.Logf("policy enforced %v after kubectl apply returned", time.Since(applied).Round(time.Millisecond))
 	denied := orders.proxy.WaitLogMatch(t, "connection", 10*time.Second, func(l map[string]any) bool {
 		return l["direction"] == "inbound" && l["decision"] == "deny"
 	})
