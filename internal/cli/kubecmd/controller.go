@@ -17,12 +17,13 @@ import (
 )
 
 type controllerOptions struct {
-	kubeconfig, trustDomain, namespace     string
-	listen, webhookListen, adminListen     string
-	caSecret, rootCASecret, dataDir, image string
-	webhookNames                           []string
-	svidTTL                                time.Duration
-	leaderElect                            bool
+	kubeconfig, trustDomain, namespace string
+	listen, webhookListen, adminListen string
+	caSecret, rootCASecret, dataDir    string
+	proxy                              proxyFlags
+	webhookNames                       []string
+	svidTTL                            time.Duration
+	leaderElect                        bool
 }
 
 func controllerCmd(g *cli.Globals) *cobra.Command {
@@ -57,7 +58,8 @@ the webhook's caBundle and the status of hopseal's policies.`,
 	f.StringVar(&o.caSecret, "ca-secret", castate.DefaultName, "Secret holding the CA's keys (created on first start)")
 	f.StringVar(&o.rootCASecret, "root-ca-secret", "", "Secret with your own CA (tls.crt, tls.key, optional ca.crt) to issue from; empty: hopseal makes a root")
 	f.StringVar(&o.dataDir, "data-dir", "/var/lib/hopseal", "writable directory for the CA's audit store")
-	f.StringVar(&o.image, "proxy-image", "", "image of the injected containers (default hopseal/proxy:<version>)")
+	o.proxy.register(f, "proxy-image", inject.Defaults(cli.Version))
+	o.proxy.version = cli.Version
 	f.DurationVar(&o.svidTTL, "svid-ttl", ca.DefaultSVIDTTL, "lifetime of workload certificates")
 	f.StringSliceVar(&o.webhookNames, "webhook-names", nil, "DNS names of the webhook's certificate (default: the hopseal-controller Service's), for a webhook reached another way")
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "elect one replica to write to the cluster (Lease hopseal-controller)")
@@ -77,11 +79,11 @@ func (o *controllerOptions) config() (controller.Config, error) {
 	cfg.Inject = inject.Defaults(cli.Version)
 	cfg.Inject.TrustDomain = cfg.TrustDomain.Name()
 	cfg.Inject.Controller = fmt.Sprintf("hopseal-controller.%s.svc:8443", o.namespace)
-	if o.image != "" {
-		cfg.Inject.Image = o.image
+	if err := o.proxy.apply(&cfg.Inject); err != nil {
+		return cfg, err
 	}
 	if err := cfg.Inject.Validate(); err != nil {
-		return cfg, fmt.Errorf("--proxy-image: %w", err)
+		return cfg, fmt.Errorf("check the proxy flags (each problem names its flag):\n%w", err)
 	}
 	for _, l := range []struct {
 		flag, addr string

@@ -2,24 +2,20 @@ package kubecmd
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/hopseal/hopseal/internal/cli"
 	"github.com/hopseal/hopseal/internal/kube/inject"
 )
 
 type injectOptions struct {
-	cfg                            inject.Config
-	version                        string
-	cpuReq, memReq, cpuLim, memLim string
+	cfg   inject.Config
+	proxy proxyFlags
 }
 
 func injectCmd(*cli.Globals) *cobra.Command {
@@ -47,23 +43,11 @@ hopseal.io/exclude-inbound-ports work as they do with the webhook.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.cfg.Image, "image", "", "hopseal image for the init container and the proxy (default hopseal/proxy:<hopseal-version>)")
-	f.StringVar((*string)(&o.cfg.ImagePullPolicy), "image-pull-policy", string(o.cfg.ImagePullPolicy), "Always, IfNotPresent or Never")
+	o.proxy.register(f, "image", o.cfg)
 	f.StringVar(&o.cfg.TrustDomain, "trust-domain", o.cfg.TrustDomain, "the mesh's trust domain")
 	f.StringVar(&o.cfg.Controller, "controller", o.cfg.Controller, "host:port of the hopseal controller's gRPC service")
-	f.StringVar(&o.version, "hopseal-version", cli.Version, "version recorded in the hopseal.io/injected annotation and used as the default image tag")
-	f.StringVar(&o.cpuReq, "proxy-cpu-request", quantity(o.cfg.ProxyResources.Requests, corev1.ResourceCPU), "the proxy's CPU request")
-	f.StringVar(&o.memReq, "proxy-memory-request", quantity(o.cfg.ProxyResources.Requests, corev1.ResourceMemory), "the proxy's memory request")
-	f.StringVar(&o.cpuLim, "proxy-cpu-limit", quantity(o.cfg.ProxyResources.Limits, corev1.ResourceCPU), `the proxy's CPU limit ("" for none)`)
-	f.StringVar(&o.memLim, "proxy-memory-limit", quantity(o.cfg.ProxyResources.Limits, corev1.ResourceMemory), `the proxy's memory limit ("" for none)`)
+	f.StringVar(&o.proxy.version, "hopseal-version", cli.Version, "version recorded in the hopseal.io/injected annotation and used as the default image tag")
 	return cmd
-}
-
-func quantity(l corev1.ResourceList, name corev1.ResourceName) string {
-	if q, ok := l[name]; ok {
-		return q.String()
-	}
-	return ""
 }
 
 func (o *injectOptions) run(cmd *cobra.Command, args []string) error {
@@ -103,33 +87,7 @@ func (o *injectOptions) run(cmd *cobra.Command, args []string) error {
 // config is the Config the flags describe, checked.
 func (o *injectOptions) config() (inject.Config, error) {
 	c := o.cfg
-	c.Version = o.version
-	if c.Image == "" {
-		c.Image = "hopseal/proxy:" + o.version
-	}
-	c.ProxyResources = corev1.ResourceRequirements{Requests: corev1.ResourceList{}, Limits: corev1.ResourceList{}}
-	var errs []error
-	for _, q := range []struct {
-		flag, value string
-		list        corev1.ResourceList
-		name        corev1.ResourceName
-	}{
-		{"--proxy-cpu-request", o.cpuReq, c.ProxyResources.Requests, corev1.ResourceCPU},
-		{"--proxy-memory-request", o.memReq, c.ProxyResources.Requests, corev1.ResourceMemory},
-		{"--proxy-cpu-limit", o.cpuLim, c.ProxyResources.Limits, corev1.ResourceCPU},
-		{"--proxy-memory-limit", o.memLim, c.ProxyResources.Limits, corev1.ResourceMemory},
-	} {
-		if q.value == "" {
-			continue
-		}
-		v, err := resource.ParseQuantity(q.value)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %q is not a quantity: write for example 100m for CPU or 64Mi for memory", q.flag, q.value))
-			continue
-		}
-		q.list[q.name] = v
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := o.proxy.apply(&c); err != nil {
 		return c, err
 	}
 	if err := c.Validate(); err != nil {
