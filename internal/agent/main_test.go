@@ -18,11 +18,7 @@ import (
 	"github.com/hopseal/hopseal/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.StopKube()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithKube(m) }
 
 // kube is the shared test cluster, as its admin, in a namespace of the test's own.
 type kube struct {

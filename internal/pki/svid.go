@@ -90,16 +90,9 @@ func NewLeaf(req LeafRequest, issuer *x509.Certificate, issuerKey crypto.Signer,
 	if err != nil {
 		return nil, err
 	}
-	notBefore := now.Add(-Backdate)
-	if notBefore.Before(issuer.NotBefore) {
-		notBefore = issuer.NotBefore
-	}
-	notAfter := now.Add(req.TTL)
-	if notAfter.After(issuer.NotAfter) {
-		notAfter = issuer.NotAfter
-	}
-	if !notAfter.After(now) {
-		return nil, fmt.Errorf("pki: issuer %q expired at %s", issuer.Subject.CommonName, issuer.NotAfter.Format(time.RFC3339))
+	notBefore, notAfter, err := validity(issuer, now, req.TTL)
+	if err != nil {
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -128,15 +121,9 @@ func NewServerCert(dnsNames []string, pub crypto.PublicKey, ttl time.Duration, i
 	if err != nil {
 		return nil, err
 	}
-	notBefore, notAfter := now.Add(-Backdate), now.Add(ttl)
-	if notBefore.Before(issuer.NotBefore) {
-		notBefore = issuer.NotBefore
-	}
-	if notAfter.After(issuer.NotAfter) {
-		notAfter = issuer.NotAfter
-	}
-	if !notAfter.After(now) {
-		return nil, fmt.Errorf("pki: issuer %q expired at %s", issuer.Subject.CommonName, issuer.NotAfter.Format(time.RFC3339))
+	notBefore, notAfter, err := validity(issuer, now, ttl)
+	if err != nil {
+		return nil, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
@@ -149,4 +136,20 @@ func NewServerCert(dnsNames []string, pub crypto.PublicKey, ttl time.Duration, i
 		DNSNames:              dnsNames,
 	}
 	return create(tmpl, issuer, pub, issuerKey)
+}
+
+// validity is a certificate's lifetime from now (backdated for clock skew)
+// for ttl, within its issuer's.
+func validity(issuer *x509.Certificate, now time.Time, ttl time.Duration) (notBefore, notAfter time.Time, err error) {
+	notBefore, notAfter = now.Add(-Backdate), now.Add(ttl)
+	if notBefore.Before(issuer.NotBefore) {
+		notBefore = issuer.NotBefore
+	}
+	if notAfter.After(issuer.NotAfter) {
+		notAfter = issuer.NotAfter
+	}
+	if !notAfter.After(now) {
+		return notBefore, notAfter, fmt.Errorf("pki: issuer %q expired at %s", issuer.Subject.CommonName, issuer.NotAfter.Format(time.RFC3339))
+	}
+	return notBefore, notAfter, nil
 }

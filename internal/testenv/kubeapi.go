@@ -96,6 +96,16 @@ func useKube(t testing.TB, k *Kube, err error) *Kube {
 	return k
 }
 
+// MainWithKube is the TestMain of a package whose tests use KubeAPI: it
+// runs them, then stops the shared cluster and removes the binaries built,
+// and exits with the tests' code.
+func MainWithKube(m *testing.M) {
+	code := m.Run()
+	StopKube()
+	RemoveBuilds()
+	os.Exit(code)
+}
+
 // StopKube stops the shared cluster, if one was started, and removes its
 // files. Call it from TestMain after m.Run.
 func StopKube() {

@@ -1,10 +1,7 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"testing"
 	"time"
 
@@ -12,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/hopseal/hopseal/deploy"
@@ -32,7 +28,7 @@ func (k *Kube) InstallCRDs(t testing.TB) {
 	defer cancel()
 	var names []string
 	for _, m := range deploy.CRDs() {
-		objs, err := DecodeYAML(m.YAML)
+		objs, err := deploy.Objects(m.YAML)
 		if err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
@@ -57,25 +53,5 @@ func (k *Kube) InstallCRDs(t testing.TB) {
 			}
 			return false
 		})
-	}
-}
-
-// DecodeYAML splits a multi-document YAML file into objects, skipping empty
-// documents.
-func DecodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		var obj map[string]any
-		err := dec.Decode(&obj)
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(obj) > 0 {
-			out = append(out, &unstructured.Unstructured{Object: obj})
-		}
 	}
 }

@@ -1,6 +1,12 @@
 package testenv
 
-import "k8s.io/client-go/rest"
+import (
+	"testing"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
 
 // RESTConfig is a client-go config for the admin (system:masters).
 func (k *Kube) RESTConfig() *rest.Config {
@@ -22,4 +28,18 @@ func (k *Kube) TokenConfig(token string) *rest.Config {
 		BearerToken:     token,
 		TLSClientConfig: rest.TLSClientConfig{CAData: k.CAPEM},
 	}
+}
+
+// Clients returns admin clients of k, typed and dynamic.
+func (k *Kube) Clients(t testing.TB) (*kubernetes.Clientset, *dynamic.DynamicClient) {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(k.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(k.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs, dyn
 }

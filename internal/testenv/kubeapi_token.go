@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -78,7 +79,12 @@ func (k *Kube) SignServiceAccountJWT(t testing.TB, claims map[string]any) string
 		claims["iss"] = KubeTokenIssuer
 	}
 	header := map[string]string{"alg": "ES256", "kid": base64.RawURLEncoding.EncodeToString(kid[:])}
-	signed := jwtPart(t, header) + "." + jwtPart(t, claims)
+	return signES256(t, key, jwtPart(t, header)+"."+jwtPart(t, claims))
+}
+
+// signES256 appends the ES256 signature of signed (header.claims).
+func signES256(t testing.TB, key *ecdsa.PrivateKey, signed string) string {
+	t.Helper()
 	digest := sha256.Sum256([]byte(signed))
 	r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
 	if err != nil {
@@ -86,6 +92,27 @@ func (k *Kube) SignServiceAccountJWT(t testing.TB, claims map[string]any) string
 	}
 	sig := append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
 	return signed + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// ForgeJWT signs a token's own header and claims with a fresh P-256 key, as
+// someone without the cluster's signing key would.
+func ForgeJWT(t testing.TB, jwt string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signES256(t, key, jwt[:strings.LastIndex(jwt, ".")])
+}
+
+// TamperJWT edits a token's claims and keeps its signature, which then no
+// longer matches.
+func TamperJWT(t testing.TB, jwt string, edit func(claims map[string]any)) string {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	claims := JWTClaims(t, jwt)
+	edit(claims)
+	return parts[0] + "." + jwtPart(t, claims) + "." + parts[2]
 }
 
 // JWTClaims decodes a JWT's claims without verifying it, e.g. to re-sign a

@@ -7,14 +7,9 @@
 package kube_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/hopseal/hopseal/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.StopKube()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithKube(m) }

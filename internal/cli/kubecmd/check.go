@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/hopseal/hopseal/deploy"
 	"github.com/hopseal/hopseal/internal/cli"
 	"github.com/hopseal/hopseal/internal/kube/check"
 	"github.com/hopseal/hopseal/internal/kube/install"
@@ -71,7 +72,7 @@ func (o *checkOptions) run(cmd *cobra.Command) error {
 		return err
 	}
 	env := &check.Env{}
-	if env.Manifest, err = install.Objects(manifest); err != nil {
+	if env.Manifest, err = deploy.Objects(manifest); err != nil {
 		return err
 	}
 	env.InitErr = o.clients(env)

@@ -3,7 +3,6 @@ package castate_test
 import (
 	"context"
 	"crypto/x509"
-	"os"
 	"testing"
 	"time"
 
@@ -19,11 +18,7 @@ import (
 	"github.com/hopseal/hopseal/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.StopKube()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithKube(m) }
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")
 

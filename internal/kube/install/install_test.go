@@ -146,7 +146,7 @@ func TestHelmTemplateAgrees(t *testing.T) {
 }
 
 func TestOrderForKubectlApply(t *testing.T) {
-	objs, err := Objects(render(t, goldenVersion))
+	objs, err := deploy.Objects(render(t, goldenVersion))
 	if err != nil {
 		t.Fatal(err)
 	}

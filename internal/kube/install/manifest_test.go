@@ -11,13 +11,14 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/hopseal/hopseal/deploy"
 	"github.com/hopseal/hopseal/internal/kube/webhook"
 )
 
 // typed decodes the one object of kind (and name, if several) into out.
 func typed(t *testing.T, kind, name string, out any) {
 	t.Helper()
-	objs, err := Objects(render(t, goldenVersion))
+	objs, err := deploy.Objects(render(t, goldenVersion))
 	if err != nil {
 		t.Fatal(err)
 	}

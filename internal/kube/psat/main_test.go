@@ -2,7 +2,6 @@ package psat_test
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -17,11 +16,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.StopKube()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithKube(m) }
 
 // kube is the shared test cluster with an admin client and an attestor
 // that reviews tokens as the admin.

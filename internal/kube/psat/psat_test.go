@@ -2,12 +2,6 @@ package psat_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net"
 	"strings"
@@ -75,7 +69,7 @@ func TestK8sPSATRefusals(t *testing.T) {
 		{"token for another audience", c.k.PodToken(t, pod, "vault"), "not authenticated"},
 		{"token for the API server's audience", c.k.PodToken(t, pod, testenv.KubeTokenIssuer), "not authenticated"},
 		{"tampered: moved to another namespace, signature kept", tamper(t, valid, "default"), "not authenticated"},
-		{"signed by another key", forge(t, valid), "not authenticated"},
+		{"signed by another key", testenv.ForgeJWT(t, valid), "not authenticated"},
 		{"expired, signed by the cluster's key", c.expired(t, valid), "expired"},
 		{"legacy Secret-based token", legacy, "not authenticated"},
 		{"TokenRequest token bound to no pod", unbound, "not bound to a pod"},
@@ -294,35 +288,12 @@ func (c *kube) expired(t *testing.T, jwt string) string {
 
 // tamper moves a token to namespace ns, keeping its signature.
 func tamper(t *testing.T, jwt, ns string) string {
-	t.Helper()
-	parts := strings.Split(jwt, ".")
-	claims := testenv.JWTClaims(t, jwt)
-	sub := strings.Split(claims["sub"].(string), ":")
-	sub[2] = ns
-	claims["sub"] = strings.Join(sub, ":")
-	claims["kubernetes.io"].(map[string]any)["namespace"] = ns
-	b, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return parts[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + parts[2]
-}
-
-// forge signs a token's header and claims with a fresh key, as someone
-// without the cluster's signing key would.
-func forge(t *testing.T, jwt string) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed := jwt[:strings.LastIndex(jwt, ".")]
-	digest := sha256.Sum256([]byte(signed))
-	r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signed + "." + base64.RawURLEncoding.EncodeToString(append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...))
+	return testenv.TamperJWT(t, jwt, func(c map[string]any) {
+		sub := strings.Split(c["sub"].(string), ":")
+		sub[2] = ns
+		c["sub"] = strings.Join(sub, ":")
+		c["kubernetes.io"].(map[string]any)["namespace"] = ns
+	})
 }
 
 // fixedReview answers every review with one status and records the request:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,11 +19,7 @@ import (
 )
 
 // The tests against the API server share one test kube-apiserver per process.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.StopKube()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithKube(m) }
 
 // warnings collects the API server's Warning headers.
 type warnings struct {

@@ -33,14 +33,7 @@ func setup(t *testing.T) env {
 	t.Helper()
 	k := testenv.KubeAPI(t)
 	k.InstallCRDs(t)
-	cs, err := kubernetes.NewForConfig(k.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(k.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs, dyn := k.Clients(t)
 	return env{cs, dyn}
 }
 

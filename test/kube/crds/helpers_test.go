@@ -1,15 +1,11 @@
 package crds_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -50,19 +46,7 @@ func setup(t *testing.T) env {
 	if e.dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range deploy.CRDs() {
-		for _, obj := range decodeAll(t, m.YAML) {
-			_, err := e.dyn.Resource(crdGVR).Create(ctx(t), obj, metav1.CreateOptions{})
-			if err != nil && !apierrors.IsAlreadyExists(err) {
-				t.Fatalf("create CRD from %s: %v", m.Name, err)
-			}
-		}
-	}
-	for _, name := range crdNames {
-		testenv.Eventually(t, 30*time.Second, "CRD "+name+" to be Established", func() bool {
-			return e.crdCondition(t, name, "Established") == "True"
-		})
-	}
+	k.InstallCRDs(t)
 	return e
 }
 
@@ -84,21 +68,11 @@ func (e env) crdCondition(t *testing.T, name, condType string) string {
 // decodeAll reads every object of a YAML stream.
 func decodeAll(t *testing.T, data []byte) []*unstructured.Unstructured {
 	t.Helper()
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		var obj map[string]any
-		err := dec.Decode(&obj)
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("decode YAML: %v", err)
-		}
-		if obj != nil {
-			out = append(out, &unstructured.Unstructured{Object: obj})
-		}
+	objs, err := deploy.Objects(data)
+	if err != nil {
+		t.Fatalf("decode YAML: %v", err)
 	}
+	return objs
 }
 
 // namespace creates a fresh namespace, deleted when the test ends.

@@ -40,14 +40,7 @@ func startCluster(t *testing.T) *cluster {
 	testenv.RequireRoot(t)
 	k := testenv.KubeAPI(t)
 	k.InstallCRDs(t)
-	cs, err := kubernetes.NewForConfig(k.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(k.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs, dyn := k.Clients(t)
 	c := &cluster{k: k, cs: cs, dyn: dyn, net: testenv.NewNet(t, testenv.NetConfig{})}
 	c.system = c.namespace(t, nil)
 	c.ctl = testenv.Start(t, t.TempDir(), testenv.Binary(t), "controller",

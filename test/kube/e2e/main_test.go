@@ -6,15 +6,9 @@
 package e2e_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/hopseal/hopseal/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.StopKube()
-	testenv.RemoveBuilds()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.MainWithKube(m) }

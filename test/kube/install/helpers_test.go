@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/hopseal/hopseal/internal/kube/install"
+	"github.com/hopseal/hopseal/deploy"
 	"github.com/hopseal/hopseal/internal/testenv"
 )
 
@@ -64,7 +64,7 @@ func ctx(t *testing.T) context.Context {
 func hopsealInstall(t *testing.T, args ...string) []*unstructured.Unstructured {
 	t.Helper()
 	out := testenv.Exec{}.MustOutput(t, t.TempDir(), append([]string{"install"}, args...)...)
-	objs, err := install.Objects([]byte(out))
+	objs, err := deploy.Objects([]byte(out))
 	if err != nil {
 		t.Fatalf("hopseal install printed something kubectl cannot read: %v", err)
 	}

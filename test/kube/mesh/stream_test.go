@@ -50,14 +50,7 @@ func start(t *testing.T) *cluster {
 	t.Helper()
 	k := testenv.KubeAPI(t)
 	k.InstallCRDs(t)
-	cs, err := kubernetes.NewForConfig(k.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dyn, err := dynamic.NewForConfig(k.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs, dyn := k.Clients(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	state := mesh.NewState(spiffeid.RequireTrustDomainFromString(td), cs, dyn)

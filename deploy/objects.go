@@ -1,4 +1,4 @@
-package install
+package deploy
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ func Objects(manifest []byte) ([]*unstructured.Unstructured, error) {
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("install: decode object %d: %w", len(out)+1, err)
+			return nil, fmt.Errorf("decode object %d: %w", len(out)+1, err)
 		}
 		if len(obj) > 0 {
 			out = append(out, &unstructured.Unstructured{Object: obj})
