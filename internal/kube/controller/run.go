@@ -75,6 +75,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer st.Close()
 	reg := telemetry.NewRegistry()
+	metrics := telemetry.NewControllerMetrics(reg)
 	authority, err := ca.New(ca.Config{
 		Authority: auth, Store: st, SVIDTTL: cfg.SVIDTTL, Events: telemetry.NewCAMetrics(reg), Log: log,
 		Attestors:     []attest.Attestor{psat.Attestor{Reviews: cs.AuthenticationV1().TokenReviews(), TrustDomain: cfg.TrustDomain}},
@@ -96,7 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	bundle := func() []byte { return pki.EncodeCerts(authority.Bundle().X509Authorities()...) }
-	meshSrv := &mesh.Server{State: state, Bundles: authority, Now: time.Now, Log: log, PodWait: 10 * time.Second, Coalesce: 100 * time.Millisecond}
+	meshSrv := &mesh.Server{State: state, Bundles: authority, Now: time.Now, Log: log, PodWait: 10 * time.Second, Coalesce: 100 * time.Millisecond, Events: metrics}
 	hook := &webhook.Handler{Config: cfg.Inject, Namespaces: webhook.FromClient(cs), Log: log}
 
 	g, ctx := errgroup.WithContext(ctx)
@@ -114,9 +115,14 @@ func Run(ctx context.Context, cfg Config) error {
 	writer := &Writer{Client: cs, Dyn: dyn, State: state, System: cfg.Namespace, Bundle: bundle, Log: log, Resync: time.Minute}
 	g.Go(func() error {
 		if !cfg.LeaderElect {
+			metrics.Leading(true)
 			return writer.Run(ctx)
 		}
-		Lead(ctx, cs, cfg.Namespace, cfg.Identity, log, func(ctx context.Context) { writer.Run(ctx) })
+		Lead(ctx, cs, cfg.Namespace, cfg.Identity, log, func(ctx context.Context) {
+			metrics.Leading(true)
+			defer metrics.Leading(false)
+			writer.Run(ctx)
+		})
 		return nil
 	})
 	log.Info("controller serving", "trust_domain", cfg.TrustDomain.Name(), "listen", cfg.Listen.Addr().String(),

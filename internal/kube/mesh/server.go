@@ -33,6 +33,14 @@ type Server struct {
 	PodWait time.Duration
 	// Coalesce gathers changes that come close together into one snapshot.
 	Coalesce time.Duration
+	Events   Events // may be nil
+}
+
+// Events are what the server reports for metrics.
+type Events interface {
+	StreamOpened()
+	StreamClosed()
+	SnapshotSent()
 }
 
 // Watch implements meshv1.MeshServer.
@@ -44,6 +52,10 @@ func (s *Server) Watch(req *meshv1.WatchRequest, stream meshv1.Mesh_WatchServer)
 	}
 	if err := s.authorize(ctx, caller, req); err != nil {
 		return err
+	}
+	if s.Events != nil {
+		s.Events.StreamOpened()
+		defer s.Events.StreamClosed()
 	}
 	var last string
 	for {
@@ -57,6 +69,9 @@ func (s *Server) Watch(req *meshv1.WatchRequest, stream meshv1.Mesh_WatchServer)
 				return err
 			}
 			last = snap.Version
+			if s.Events != nil {
+				s.Events.SnapshotSent()
+			}
 			s.Log.Debug("mesh snapshot sent", "pod", req.Namespace+"/"+req.Pod, "version", last, "destinations", len(snap.Destinations))
 		}
 		select {

@@ -136,6 +136,14 @@ func TestControllerEndToEnd(t *testing.T) {
 	if v := w.View(); v.Mode != "strict" || len(v.Policies) != 0 {
 		t.Errorf("view: mode %s, policies %v; want strict and the mesh default", v.Mode, v.Policies)
 	}
+
+	// The admin endpoint counts the stream and says this replica leads.
+	metrics := testenv.Scrape(t, admin.Addr().String())
+	for name, want := range map[string]float64{"hopseal_mesh_streams": 1, "hopseal_mesh_snapshots_sent_total": 1, "hopseal_controller_leader": 1} {
+		if got, ok := testenv.MetricValue(metrics, name, nil); !ok || got < want {
+			t.Errorf("%s = %v (found %v); want at least %v", name, got, ok, want)
+		}
+	}
 }
 
 func port(ln net.Listener) string {
