@@ -48,7 +48,7 @@ func TestCheck(t *testing.T) {
 	})
 	t.Run("empty cluster: pre-flight fails for a user who may not install", func(t *testing.T) {
 		ns := c.namespace(t, "hopseal-check-")
-		r := hopsealCheck(t, kubeconfig(t, k, c.serviceAccountToken(t, ns, "nobody")), "--pre")
+		r := hopsealCheck(t, k.TokenKubeconfig(t, k.ServiceAccountToken(t, ns, "nobody")), "--pre")
 		r.exit(t, 1)
 		r.expect(t, "can create CustomResourceDefinition objects", check.Error,
 			"not allowed: create customresourcedefinitions.apiextensions.k8s.io, patch customresourcedefinitions.apiextensions.k8s.io")

@@ -19,7 +19,7 @@ import (
 func startController(t *testing.T, k *testenv.Kube, c *cluster) *testenv.Proc {
 	t.Helper()
 	dir := t.TempDir()
-	cfg := kubeconfig(t, k, c.serviceAccountToken(t, "hopseal-system", "hopseal-controller"))
+	cfg := k.TokenKubeconfig(t, k.ServiceAccountToken(t, "hopseal-system", "hopseal-controller"))
 	p := testenv.Exec{}.Start(t, dir, "controller", "--kubeconfig", cfg, "--namespace", "hopseal-system",
 		"--listen", "127.0.0.1:0", "--webhook-listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir", dir)
 	t.Cleanup(func() {

@@ -3,13 +3,10 @@ package install_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 	"time"
 
-	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -19,8 +16,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/hopseal/hopseal/deploy"
 	"github.com/hopseal/hopseal/internal/testenv"
@@ -122,35 +117,6 @@ func name(obj *unstructured.Unstructured) string {
 		return obj.GetKind() + " " + ns + "/" + obj.GetName()
 	}
 	return obj.GetKind() + " " + obj.GetName()
-}
-
-// kubeconfig writes a kubeconfig that authenticates with token.
-func kubeconfig(t *testing.T, k *testenv.Kube, token string) string {
-	t.Helper()
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: k.Server, CertificateAuthorityData: k.CAPEM}
-	cfg.AuthInfos["user"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "user"}
-	cfg.CurrentContext = "test"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// serviceAccountToken creates ns/name (if absent) and returns a token of it.
-func (c *cluster) serviceAccountToken(t *testing.T, ns, name string) string {
-	t.Helper()
-	_, err := c.cs.CoreV1().ServiceAccounts(ns).Create(ctx(t), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	tr, err := c.cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx(t), name, &authnv1.TokenRequest{}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("token for %s/%s: %v", ns, name, err)
-	}
-	return tr.Status.Token
 }
 
 // namespace creates a fresh namespace, deleted at cleanup.

@@ -68,7 +68,7 @@ func controllerPermissions(t *testing.T, c *cluster) {
 		})
 	}
 	t.Run("publish the trust bundle with the controller's token", func(t *testing.T) {
-		as := clientsFor(t, c.k, c.k.TokenConfig(c.serviceAccountToken(t, sys, "hopseal-controller")))
+		as := clientsFor(t, c.k, c.k.TokenConfig(c.k.ServiceAccountToken(t, sys, "hopseal-controller")))
 		meshed := c.namespace(t, "hopseal-rbac-")
 		for _, bundle := range [][]byte{rootPEM(t), rootPEM(t)} { // create, then update
 			if err := controller.PublishBundle(ctx(t), as.cs, []string{sys, meshed}, bundle); err != nil {
