@@ -264,7 +264,11 @@ func (a *Agent) fetch(ctx context.Context, att *cav1.Attestation) error {
 		return fmt.Errorf("CA returned an unusable SVID: %w", err)
 	}
 	if !a.cfg.ExpectedID.IsZero() && id != a.cfg.ExpectedID {
-		return &permanentError{fmt.Errorf("CA granted %s but this workload is configured as %s; fix spiffe_id or the join token", id, a.cfg.ExpectedID)}
+		fix := "fix spiffe_id or the join token"
+		if a.cfg.TokenFile != "" {
+			fix = "the service account token is another workload's than the one configured (on Kubernetes: the pod's namespace and service account)"
+		}
+		return &permanentError{fmt.Errorf("CA granted %s but this workload is configured as %s; %s", id, a.cfg.ExpectedID, fix)}
 	}
 	svid := &x509svid.SVID{ID: id, Certificates: chain, PrivateKey: key}
 	a.set(svid, bundle)
