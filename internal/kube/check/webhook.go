@@ -2,8 +2,10 @@ package check
 
 import (
 	"context"
+	"slices"
 	"strings"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -26,10 +28,14 @@ func webhookConfigured(ctx context.Context, e *Env) outcome {
 	if err != nil {
 		return fail(kubeconfigHint, "%v", err)
 	}
-	for _, w := range cfg.Webhooks {
-		if w.Name != webhook.WebhookName {
-			continue
+	want := webhook.Configuration(admissionregistrationv1.WebhookClientConfig{}).Webhooks // the ones install applies
+	var names []string
+	for _, hook := range want {
+		i := slices.IndexFunc(cfg.Webhooks, func(w admissionregistrationv1.MutatingWebhook) bool { return w.Name == hook.Name })
+		if i < 0 {
+			return fail(installHint, "MutatingWebhookConfiguration %s has no webhook %s", webhook.ConfigurationName, hook.Name)
 		}
+		w := cfg.Webhooks[i]
 		if len(w.ClientConfig.CABundle) == 0 {
 			return fail("until it is set the API server cannot call the webhook, so pods of injected namespaces are not created; "+leaderHint,
 				"webhook %s has an empty caBundle", w.Name)
@@ -37,9 +43,9 @@ func webhookConfigured(ctx context.Context, e *Env) outcome {
 		if _, err := pki.ParseCerts(w.ClientConfig.CABundle); err != nil {
 			return fail(leaderHint, "webhook %s: caBundle: %v", w.Name, err)
 		}
-		return ok("%s, caBundle set", w.Name)
+		names = append(names, w.Name)
 	}
-	return fail(installHint, "MutatingWebhookConfiguration %s has no webhook %s", webhook.ConfigurationName, webhook.WebhookName)
+	return ok("%s, caBundle set", strings.Join(names, ", "))
 }
 
 // webhookEndpoints wants a ready address behind the webhook's Service.
