@@ -133,9 +133,7 @@ func (kp *KubePod) command(t testing.TB, c corev1.Container) (string, []string) 
 	var script []string
 	for _, m := range c.VolumeMounts {
 		src := kp.volume(t, m.Name, uid)
-		if err := os.MkdirAll(m.MountPath, 0o755); err != nil { // the mount point, empty on the host
-			t.Fatal(err)
-		}
+		mountPoint(t, m.MountPath)
 		script = append(script, fmt.Sprintf("mount --bind %q %q", src, m.MountPath))
 	}
 	exec := []string{"exec", "env", "-i"}
@@ -264,4 +262,26 @@ func writeFile(t testing.TB, path, data string, mode os.FileMode) {
 	if err := os.WriteFile(path, []byte(data), mode); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// mountPoint makes sure an empty directory is at path on the host for a
+// container's mount (its mounts live in its own mount namespace), and
+// removes what it made at cleanup.
+func mountPoint(t testing.TB, path string) {
+	t.Helper()
+	var made []string
+	for p := path; p != "/"; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil {
+			break
+		}
+		made = append(made, p)
+	}
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, p := range made {
+			os.Remove(p) // only if empty: another pod of the test may still use it
+		}
+	})
 }
