@@ -35,14 +35,7 @@ func newKube(t *testing.T) *kube {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := cs.CoreV1().Namespaces().Create(kctx(t), &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "hopseal-agent-"},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
-	return &kube{t: t, k: k, cs: cs, ns: ns.Name}
+	return &kube{t: t, k: k, cs: cs, ns: k.Namespace(t, "hopseal-agent-", nil)}
 }
 
 func kctx(t *testing.T) context.Context {

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -82,4 +83,20 @@ func (k *Kube) TokenKubeconfig(t testing.TB, token string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// Namespace creates a fresh namespace named prefix plus a random suffix,
+// with labels, and deletes it at cleanup (it then stays Terminating: no
+// controller-manager runs, so tests never reuse names).
+func (k *Kube) Namespace(t testing.TB, prefix string, labels map[string]string) string {
+	t.Helper()
+	cs, _ := k.Clients(t)
+	ns, err := cs.CoreV1().Namespaces().Create(kubeCtx(t), &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: prefix, Labels: labels},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	t.Cleanup(func() { cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
+	return ns.Name
 }

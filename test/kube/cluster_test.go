@@ -79,7 +79,7 @@ func hasNamespace(items []corev1.Namespace, name string) bool {
 
 func TestObjectRoundTrip(t *testing.T) {
 	_, cs := admin(t)
-	ns := namespace(t, cs)
+	ns := namespace(t)
 	cms := cs.CoreV1().ConfigMaps(ns)
 	want := map[string]string{"mode": "strict", "peer": "spiffe://demo.local/ns/shop/sa/client"}
 	created, err := cms.Create(ctx(t), &corev1.ConfigMap{

@@ -31,18 +31,8 @@ func ctx(t *testing.T) context.Context {
 }
 
 // namespace creates a fresh namespace, deleted when the test ends.
-func namespace(t *testing.T, cs *kubernetes.Clientset) string {
-	t.Helper()
-	ns, err := cs.CoreV1().Namespaces().Create(ctx(t), &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "hopseal-test-"},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
-	})
-	return ns.Name
+func namespace(t *testing.T) string {
+	return testenv.KubeAPI(t).Namespace(t, "hopseal-test-", nil)
 }
 
 // serviceAccount creates a service account in ns.

@@ -16,7 +16,7 @@ import (
 // grants it, and only in that namespace.
 func TestRBAC(t *testing.T) {
 	k, cs := admin(t)
-	ns, other := namespace(t, cs), namespace(t, cs)
+	ns, other := namespace(t), namespace(t)
 	serviceAccount(t, cs, ns, "reader")
 	sa, err := kubernetes.NewForConfig(k.TokenConfig(token(t, cs, ns, "reader")))
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // changes one thing from the valid one.
 func TestTokenReview(t *testing.T) {
 	_, cs := admin(t)
-	ns := namespace(t, cs)
+	ns := namespace(t)
 	serviceAccount(t, cs, ns, "payments")
 	valid := token(t, cs, ns, "payments", "hopseal")
 	if aud := testenv.JWTClaims(t, valid)["aud"]; !slices.Equal(toStrings(aud), []string{"hopseal"}) {

@@ -33,18 +33,9 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	cs, err := kubernetes.NewForConfig(testenv.KubeAPI(t).RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := cs.CoreV1().Namespaces().Create(kctx(t), &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "hopseal-castate-"},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
-	return &env{t: t, cs: cs, ns: ns.Name, now: time.Now()}
+	k := testenv.KubeAPI(t)
+	cs, _ := k.Clients(t)
+	return &env{t: t, cs: cs, ns: k.Namespace(t, "hopseal-castate-", nil), now: time.Now()}
 }
 
 func kctx(t *testing.T) context.Context {

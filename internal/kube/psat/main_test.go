@@ -44,15 +44,7 @@ func kctx(t *testing.T) context.Context {
 
 // namespace creates a fresh namespace (deleted ones stay Terminating).
 func (c *kube) namespace(t *testing.T) string {
-	t.Helper()
-	ns, err := c.cs.CoreV1().Namespaces().Create(kctx(t), &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "hopseal-psat-"},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
-	return ns.Name
+	return c.k.Namespace(t, "hopseal-psat-", nil)
 }
 
 // pod creates service account sa (if absent) and a pod running as it. With

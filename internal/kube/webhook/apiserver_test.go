@@ -110,15 +110,7 @@ func ctx(t *testing.T) context.Context {
 
 // namespace creates a namespace with labels, deleted at cleanup.
 func (c *cluster) namespace(t *testing.T, labels map[string]string) string {
-	t.Helper()
-	ns, err := c.cs.CoreV1().Namespaces().Create(ctx(t), &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "hopseal-inject-", Labels: labels},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create namespace: %v", err)
-	}
-	t.Cleanup(func() { c.cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
-	return ns.Name
+	return testenv.KubeAPI(t).Namespace(t, "hopseal-inject-", labels)
 }
 
 // create stores p in ns and returns what the API server stored.

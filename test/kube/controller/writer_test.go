@@ -2,7 +2,6 @@ package controller_test
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -37,15 +36,8 @@ func setup(t *testing.T) env {
 	return env{cs, dyn}
 }
 
-var seq atomic.Int32
-
 func (e env) namespace(t *testing.T, labels map[string]string) string {
-	t.Helper()
-	name := fmt.Sprintf("ctl-%d-%d", time.Now().UnixNano()%1e6, seq.Add(1))
-	if _, err := e.cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return name
+	return testenv.KubeAPI(t).Namespace(t, "ctl-", labels)
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -77,17 +76,7 @@ func decodeAll(t *testing.T, data []byte) []*unstructured.Unstructured {
 
 // namespace creates a fresh namespace, deleted when the test ends.
 func (e env) namespace(t *testing.T) string {
-	t.Helper()
-	ns, err := e.cs.CoreV1().Namespaces().Create(ctx(t), &corev1.Namespace{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "hopseal-crd-"},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create namespace: %v", err)
-	}
-	t.Cleanup(func() {
-		e.cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{})
-	})
-	return ns.Name
+	return e.k.Namespace(t, "hopseal-crd-", nil)
 }
 
 // client is the namespaced resource client for an object's kind.

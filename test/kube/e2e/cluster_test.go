@@ -116,16 +116,8 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-var nsSeq int
-
 func (c *cluster) namespace(t *testing.T, labels map[string]string) string {
-	t.Helper()
-	nsSeq++
-	name := fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano()%1e6, nsSeq)
-	if _, err := c.cs.CoreV1().Namespaces().Create(ctx(t), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return name
+	return c.k.Namespace(t, "e2e-", labels)
 }
 
 func (c *cluster) serviceAccount(t *testing.T, ns, name string) {

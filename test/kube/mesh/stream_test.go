@@ -93,15 +93,8 @@ func (c *cluster) watch(t *testing.T, id, namespace, pod string) *meshwatch.Clie
 	return w
 }
 
-var nsCount int
-
 func (c *cluster) namespace(t *testing.T) string {
-	nsCount++
-	name := fmt.Sprintf("mesh-%d-%d", time.Now().UnixNano()%1e6, nsCount)
-	if _, err := c.cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return name
+	return testenv.KubeAPI(t).Namespace(t, "mesh-", nil)
 }
 
 // pod creates a pod and gives it an IP, as the kubelet would.
