@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -57,10 +58,22 @@ func Accepted(s *mesh.State, namespace string) map[string]metav1.Condition {
 	return out
 }
 
-// WriteStatus sets each policy's Accepted condition where it changed.
+// WriteStatus sets each policy's Accepted condition where it changed. The
+// informers' copies say where: the API server is asked only for those.
 func WriteStatus(ctx context.Context, dyn dynamic.Interface, s *mesh.State, namespace string) error {
 	conds := Accepted(s, namespace)
+	current := map[string][]metav1.Condition{}
+	aps, mps := s.Policies(namespace)
+	for _, ap := range aps {
+		current["AuthorizationPolicy/"+ap.Name] = ap.Status.Conditions
+	}
+	for _, mp := range mps {
+		current["MTLSPolicy/"+mp.Name] = mp.Status.Conditions
+	}
 	for key, want := range conds {
+		if cur := slices.Clone(current[key]); !meta.SetStatusCondition(&cur, want) {
+			continue
+		}
 		kind, name, _ := strings.Cut(key, "/")
 		gvr := mesh.AuthorizationPolicies
 		if kind == "MTLSPolicy" {

@@ -48,8 +48,20 @@ func (w *Writer) Run(ctx context.Context) error {
 		case <-hook:
 		case <-resync.C:
 		}
+		// Pods change often; one round a second reads (and writes) enough.
+		t := time.NewTimer(writerCoalesce)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
 	}
 }
+
+// writerCoalesce gathers the changes that come close together into one
+// round of writes.
+const writerCoalesce = time.Second
 
 // watchWebhook signals each change of hopseal's webhook configuration: an
 // install or upgrade applies it without a caBundle, and pods cannot be
