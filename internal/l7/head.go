@@ -42,11 +42,14 @@ func headEnd(b []byte, from int) (end, next int) {
 	}
 }
 
-// headFacts collects what the consistency checks need from header lines;
-// the values point into the head.
+// headFacts collects what the consistency checks and the raw path (raw.go)
+// need from a head; the byte slices point into it.
 type headFacts struct {
-	contentLengths, tes, hosts int
-	contentLength, te, host    []byte // the first of each
+	contentLengths, tes, hosts, upgrades int
+	contentLength, te, host              []byte // the first of each
+	method, target                       []byte // requests only
+	proto                                string // "HTTP/1.1" or "HTTP/1.0"
+	connClose, connKeepAlive             bool   // tokens of the Connection header
 }
 
 // checkHead checks a complete request head, as headEnd delimits it, for
@@ -54,22 +57,26 @@ type headFacts struct {
 // bytes in values, ambiguous framing. It is stricter than net/http's
 // parser, which then parses what passed.
 func checkHead(head []byte) *headError {
-	var f headFacts
-	var proto string
+	_, err := inspectHead(head)
+	return err
+}
+
+// inspectHead is checkHead, also returning what it learnt.
+func inspectHead(head []byte) (f headFacts, _ *headError) {
 	for n := 0; len(head) > 0; n++ {
 		i := bytes.IndexByte(head, '\n')
 		if i < 1 || head[i-1] != '\r' {
-			return badHead("line ends in a bare LF")
+			return f, badHead("line ends in a bare LF")
 		}
 		line := head[:i-1]
 		head = head[i+1:]
 		if bytes.IndexByte(line, '\r') >= 0 {
-			return badHead("bare CR in the request head")
+			return f, badHead("bare CR in the request head")
 		}
 		if n == 0 {
 			var err *headError
-			if proto, err = checkRequestLine(line); err != nil {
-				return err
+			if f.method, f.target, f.proto, err = checkRequestLine(line); err != nil {
+				return f, err
 			}
 			continue
 		}
@@ -77,50 +84,51 @@ func checkHead(head []byte) *headError {
 			break
 		}
 		if err := f.add(line); err != nil {
-			return err
+			return f, err
 		}
 	}
-	return f.check(proto)
+	return f, f.check()
 }
 
-func checkRequestLine(line []byte) (proto string, _ *headError) {
+func checkRequestLine(line []byte) (method, target []byte, proto string, _ *headError) {
 	method, rest, ok1 := bytes.Cut(line, []byte(" "))
 	target, version, ok2 := bytes.Cut(rest, []byte(" "))
+	bad := func(reason string) ([]byte, []byte, string, *headError) { return nil, nil, "", badHead(reason) }
 	switch {
 	case !ok1 || !ok2 || !isToken(method) || len(target) == 0:
-		return "", badHead("malformed request line")
+		return bad("malformed request line")
 	case string(version) == "HTTP/1.1":
 		proto = "HTTP/1.1"
 	case string(version) == "HTTP/1.0":
 		proto = "HTTP/1.0"
 	default:
-		return "", badHead("HTTP version is not 1.0 or 1.1")
+		return bad("HTTP version is not 1.0 or 1.1")
 	}
 	if string(method) == http.MethodConnect {
-		return "", &headError{status: http.StatusMethodNotAllowed, reason: reasonConnect}
+		return nil, nil, "", &headError{status: http.StatusMethodNotAllowed, reason: reasonConnect}
 	}
 	for _, c := range target {
 		if c <= ' ' || c >= 0x7f {
-			return "", badHead("request target has a byte that is not visible ASCII")
+			return bad("request target has a byte that is not visible ASCII")
 		}
 	}
 	switch {
 	case string(target) == "*":
 		if string(method) != http.MethodOptions {
-			return "", badHead("request target * is only for OPTIONS")
+			return bad("request target * is only for OPTIONS")
 		}
 	case target[0] == '/':
 		if !validEscapes(target) {
-			return "", badHead("malformed percent-encoding in the request target")
+			return bad("malformed percent-encoding in the request target")
 		}
 	case bytes.HasPrefix(target, []byte("http://")), bytes.HasPrefix(target, []byte("https://")):
 		if u, err := url.ParseRequestURI(string(target)); err != nil || !httpguts.ValidHostHeader(u.Host) {
-			return "", badHead("malformed request target")
+			return bad("malformed request target")
 		}
 	default:
-		return "", badHead("request target is not a path or an http(s) URL")
+		return bad("request target is not a path or an http(s) URL")
 	}
-	return proto, nil
+	return method, target, proto, nil
 }
 
 // validEscapes reports whether every % in an origin-form target's path
@@ -174,6 +182,14 @@ func (f *headFacts) add(line []byte) *headError {
 		f.host = v
 	case bytes.EqualFold(name, []byte("Trailer")):
 		return checkTrailer(v)
+	case bytes.EqualFold(name, []byte("Upgrade")):
+		f.upgrades++
+	case bytes.EqualFold(name, []byte("Connection")):
+		for token := range bytes.SplitSeq(v, []byte(",")) {
+			token = bytes.Trim(token, " \t")
+			f.connClose = f.connClose || bytes.EqualFold(token, []byte("close"))
+			f.connKeepAlive = f.connKeepAlive || bytes.EqualFold(token, []byte("keep-alive"))
+		}
 	}
 	return nil
 }
@@ -205,7 +221,8 @@ func checkTrailer(v []byte) *headError {
 }
 
 // check judges the header fields together.
-func (f *headFacts) check(proto string) *headError {
+func (f *headFacts) check() *headError {
+	proto := f.proto
 	switch {
 	case f.contentLengths > 0 && f.tes > 0:
 		return badHead("both Content-Length and Transfer-Encoding")

@@ -71,6 +71,8 @@ func FuzzHTTP1Head(f *testing.F) {
 		"GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nX:\xff\r\n\r\n",
 		"GET /#f HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET /a%41!'()*[]$&+,;=:@~?q=|# HTTP/1.1\r\nhost: a:1\r\nConnection: x, Close\r\n\r\n",
+		"POST /p HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nContent-length: 7\r\n\r\n",
 		"POST / HTTP/1.1\r\nHost: a\r\nTrailer: X, Content-length\r\nTransfer-Encoding: Chunked\r\n\r\n",
 	} {
 		f.Add([]byte(s))
@@ -81,7 +83,8 @@ func FuzzHTTP1Head(f *testing.F) {
 			return
 		}
 		head := b[:end]
-		if err := checkHead(head); err != nil {
+		facts, herr := inspectHead(head)
+		if err := herr; err != nil {
 			if err.status != http.StatusBadRequest && err.status != http.StatusMethodNotAllowed || err.reason == "" {
 				t.Fatalf("refusal %+v", err)
 			}
@@ -93,6 +96,16 @@ func FuzzHTTP1Head(f *testing.F) {
 		}
 		if p := requestPath(req); p == "" || p[0] != '/' && p != "*" {
 			t.Fatalf("accepted %q with path %q", head, p)
+		}
+		// What the raw path forwards as read is what net/http would send.
+		var ex exchange
+		if !rawRequest(&ex, &facts, end) {
+			return
+		}
+		want := Request{Proto: req.Proto, Method: req.Method, Path: requestPath(req), Authority: req.Host}
+		if ex.report != want || ex.close != req.Close || ex.bodyLen != max(req.ContentLength, 0) || ex.method != req.Method {
+			t.Fatalf("raw path read %q as %+v (close %v, body %d), net/http as %+v (close %v, body %d)",
+				head, ex.report, ex.close, ex.bodyLen, want, req.Close, req.ContentLength)
 		}
 	})
 }

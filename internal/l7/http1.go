@@ -78,7 +78,13 @@ type h1conn struct {
 
 // exchange is one request on its way through.
 type exchange struct {
-	req       *http.Request
+	req       *http.Request // nil on the raw path
+	method    string
+	http10    bool  // the request is HTTP/1.0
+	close     bool  // the request ends the connection
+	raw       bool  // forwarded as read (raw.go)
+	headLen   int   // raw: the head's length
+	bodyLen   int64 // raw: the body's Content-Length
 	report    Request
 	start     time.Time
 	reqBytes  atomic.Int64
@@ -120,7 +126,7 @@ func (c *h1conn) serveRequests() {
 				return
 			}
 		}
-		if ex.req.Close {
+		if ex.close {
 			return // the response side closes after the response
 		}
 	}
@@ -134,7 +140,7 @@ func (c *h1conn) readRequest() (*exchange, *headError, error) {
 	}
 	ex := &exchange{start: time.Now(), report: Request{Proto: "HTTP/1.1"}}
 	br := c.cin.reader()
-	n, err := peekHead(br)
+	n, err := peekHead(br, maxHeadLen)
 	if herr, ok := err.(*headError); ok {
 		head, _ := br.Peek(br.Buffered())
 		describe(&ex.report, head)
@@ -144,15 +150,19 @@ func (c *h1conn) readRequest() (*exchange, *headError, error) {
 		return nil, nil, err
 	}
 	head, _ := br.Peek(n)
-	if herr := checkHead(head); herr != nil {
+	f, herr := inspectHead(head)
+	if herr != nil {
 		describe(&ex.report, head)
 		return ex, herr, nil
+	}
+	if rawRequest(ex, &f, n) {
+		return ex, nil, nil
 	}
 	req, err := http.ReadRequest(br)
 	if err != nil {
 		return ex, badHead("request head does not parse"), nil
 	}
-	ex.req = req
+	ex.req, ex.method, ex.http10, ex.close = req, req.Method, !req.ProtoAtLeast(1, 1), req.Close
 	ex.report = Request{Proto: req.Proto, Method: req.Method, Path: requestPath(req), Authority: req.Host}
 	removeH2CUpgrade(req.Header)
 	if isUpgrade(req.Header) {
@@ -161,14 +171,15 @@ func (c *h1conn) readRequest() (*exchange, *headError, error) {
 	return ex, nil, nil
 }
 
-// peekHead waits until br holds a whole request head and returns its length.
-func peekHead(br *bufio.Reader) (int, error) {
+// peekHead waits until br holds a whole message head of at most max bytes
+// and returns its length.
+func peekHead(br *bufio.Reader, max int) (int, error) {
 	from := 0
 	for {
 		b, _ := br.Peek(br.Buffered())
 		end, next := headEnd(b, from)
 		switch {
-		case end > maxHeadLen || end < 0 && len(b) >= maxHeadLen:
+		case end > max || end < 0 && len(b) >= max:
 			return 0, errHeadTooLarge
 		case end >= 0:
 			return end, nil
@@ -195,16 +206,6 @@ func describe(r *Request, head []byte) {
 
 // forward queues ex for the response side and sends its request upstream.
 func (c *h1conn) forward(ex *exchange) bool {
-	req := ex.req
-	var body *flushBody
-	if req.Body != nil && req.Body != http.NoBody {
-		body = &ex.reqBody
-		*body = flushBody{ReadCloser: req.Body, from: c.cin, to: &c.toUp, n: &ex.reqBytes}
-		req.Body = body
-	}
-	if _, ok := req.Header["User-Agent"]; !ok {
-		req.Header["User-Agent"] = []string{""} // or net/http adds its own
-	}
 	c.pending.Add(1)
 	select {
 	case c.queue <- ex:
@@ -214,15 +215,15 @@ func (c *h1conn) forward(ex *exchange) bool {
 		return false
 	}
 	c.wakeResponses()
-	err := req.Write(&c.toUp)
+	readErr, err := c.writeRequest(ex)
 	if ferr := c.toUp.Flush(); err == nil {
 		err = ferr
 	}
 	if err != nil {
 		sendErr := err
 		ex.sendErr.Store(&sendErr)
-		if body != nil && body.readErr != nil {
-			c.fail(body.readErr) // the client failed mid-body
+		if readErr != nil {
+			c.fail(readErr) // the client failed mid-body
 			c.closeBoth()
 		} else {
 			c.upstream.Close() // the response side answers 502
@@ -231,6 +232,24 @@ func (c *h1conn) forward(ex *exchange) bool {
 	}
 	c.cin.release()
 	return true
+}
+
+// writeRequest writes ex's request upstream; readErr means the client
+// failed mid-body.
+func (c *h1conn) writeRequest(ex *exchange) (readErr, err error) {
+	if ex.raw {
+		return c.writeRawRequest(ex)
+	}
+	req := ex.req
+	if req.Body != nil && req.Body != http.NoBody {
+		ex.reqBody = flushBody{ReadCloser: req.Body, from: c.cin, to: &c.toUp, n: &ex.reqBytes}
+		req.Body = &ex.reqBody
+	}
+	if _, ok := req.Header["User-Agent"]; !ok {
+		req.Header["User-Agent"] = []string{""} // or net/http adds its own
+	}
+	err = req.Write(&c.toUp)
+	return ex.reqBody.readErr, err
 }
 
 // clientEnded handles the end of the client's stream between requests: a

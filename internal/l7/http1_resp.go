@@ -94,6 +94,16 @@ func (c *h1conn) upstreamFailed(ex *exchange, err error) {
 // respond reads ex's response and writes it to the client; false ends the
 // response side.
 func (c *h1conn) respond(ex *exchange) bool {
+	if ex.raw {
+		r, sent, err := c.respondRaw(ex)
+		switch {
+		case sent:
+			return c.responded(ex, r.status, r.close, err)
+		case err != errNotRaw:
+			c.upstreamFailed(ex, err)
+			return false
+		}
+	}
 	resp, err := c.readResponse(ex)
 	if err != nil {
 		c.upstreamFailed(ex, err)
@@ -103,7 +113,7 @@ func (c *h1conn) respond(ex *exchange) bool {
 		return c.switchProtocols(ex, resp)
 	}
 	ex.report.Status = resp.StatusCode
-	if !ex.req.ProtoAtLeast(1, 1) && len(resp.TransferEncoding) > 0 {
+	if ex.http10 && len(resp.TransferEncoding) > 0 {
 		// An HTTP/1.0 client cannot read chunks: send the body as it comes
 		// and end it by closing.
 		resp.TransferEncoding, resp.ContentLength, resp.Close, resp.Trailer = nil, -1, true, nil
@@ -119,6 +129,15 @@ func (c *h1conn) respond(ex *exchange) bool {
 	if ex.upgrade != nil {
 		ex.upgrade <- false
 	}
+	return c.responded(ex, resp.StatusCode, resp.Close, err)
+}
+
+// responded reports ex once its response went out (or failed to) and
+// says whether the connection goes on.
+func (c *h1conn) responded(ex *exchange, status int, close bool, err error) bool {
+	if status != 0 {
+		ex.report.Status = status
+	}
 	if err != nil {
 		ex.report.Reason = err.Error()
 		c.fail(err)
@@ -126,7 +145,7 @@ func (c *h1conn) respond(ex *exchange) bool {
 	c.finish(ex)
 	c.answer()
 	c.served++
-	if err != nil || resp.Close || ex.req.Close {
+	if err != nil || close || ex.close {
 		c.closeBoth()
 		return false
 	}
@@ -139,7 +158,7 @@ func (c *h1conn) readResponse(ex *exchange) (*http.Response, error) {
 	br := c.uin.reader()
 	for {
 		c.uin.headLeft = maxResponseHead
-		resp, err := http.ReadResponse(br, ex.req)
+		resp, err := http.ReadResponse(br, ex.request())
 		c.uin.headLeft = -1
 		switch {
 		case err != nil:
@@ -190,4 +209,12 @@ func (c *h1conn) answer() {
 	case c.answered <- struct{}{}:
 	default:
 	}
+}
+
+// request is what net/http needs to read ex's response: the method.
+func (ex *exchange) request() *http.Request {
+	if ex.req == nil {
+		ex.req = &http.Request{Method: ex.method}
+	}
+	return ex.req
 }

@@ -3,10 +3,12 @@
 // and reported: HTTP/1.x with keep-alive, upgrades and 100-continue, and
 // HTTP/2 with prior knowledge (h2c), stream by stream.
 //
-// Parsing and framing are net/http's and golang.org/x/net/http2's. What l7
-// adds before Go's HTTP/1 parser sees a request head is a strict check of
-// its raw bytes, so the client, this proxy and the upstream cannot disagree
-// on where a request ends (request smuggling).
+// Every HTTP/1 request head first passes a strict check of its raw bytes,
+// so the client, this proxy and the upstream cannot disagree on where a
+// request ends (request smuggling). The common message (a checked head and
+// a Content-Length body) is then forwarded as read (raw.go); the rest is
+// parsed and written out again by net/http. HTTP/2 framing is
+// golang.org/x/net/http2's.
 package l7
 
 import (

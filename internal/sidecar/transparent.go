@@ -208,7 +208,7 @@ func (s *Sidecar) serveHTTP(serve httpServe, peer spiffeid.ID, port uint16, dir 
 			d := s.policyNow().Decide(policy.Request{Peer: peer, Port: port, HTTP: &policy.HTTP{Method: method, Path: path}})
 			return d.Allow, d.Rule, d.Reason
 		},
-		Observe: func(r l7.Request) { s.http.Request(dir, peer, r) },
+		Observe: s.http.Flow(dir, peer),
 		Parker:  s.parker,
 	}
 	return func(client net.Conn, prefix []byte, upstream net.Conn) (int64, int64, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -39,16 +40,47 @@ func NewHTTP(r prometheus.Registerer, log *slog.Logger) *HTTP {
 
 // Request records one finished HTTP exchange.
 func (h *HTTP) Request(dir proxy.Direction, peer spiffeid.ID, r l7.Request) {
-	decision, level := proxy.Allow, slog.LevelInfo
-	if r.Denied {
-		decision, level = proxy.Deny, slog.LevelWarn
-	}
+	h.Flow(dir, peer)(r)
+}
+
+// Flow returns the recorder of one flow's exchanges. What stays the same
+// for all of them is worked out once: the peer's ID as text, the latency
+// histogram, and the counter of the last label set, which busy connections
+// repeat. It may be called from several goroutines at once.
+func (h *HTTP) Flow(dir proxy.Direction, peer spiffeid.ID) func(l7.Request) {
 	id := ""
 	if !peer.IsZero() {
 		id = peer.String()
 	}
-	h.requests.WithLabelValues(string(dir), id, metricMethod(r.Method), strconv.Itoa(r.Status), string(decision)).Inc()
-	h.latency.WithLabelValues(string(dir)).Observe(r.Duration.Seconds())
+	latency := h.latency.WithLabelValues(string(dir))
+	var last atomic.Pointer[requestCounter]
+	return func(r l7.Request) {
+		decision, level := proxy.Allow, slog.LevelInfo
+		if r.Denied {
+			decision, level = proxy.Deny, slog.LevelWarn
+		}
+		method := metricMethod(r.Method)
+		c := last.Load()
+		if c == nil || c.method != method || c.status != r.Status || c.decision != decision {
+			c = &requestCounter{method: method, status: r.Status, decision: decision}
+			c.counter = h.requests.WithLabelValues(string(dir), id, method, strconv.Itoa(r.Status), string(decision))
+			last.Store(c)
+		}
+		c.counter.Inc()
+		latency.Observe(r.Duration.Seconds())
+		h.log.LogAttrs(context.Background(), level, "http request", requestAttrs(dir, id, decision, r)...)
+	}
+}
+
+// requestCounter is a counter with the labels that chose it.
+type requestCounter struct {
+	method   string
+	status   int
+	decision proxy.Decision
+	counter  prometheus.Counter
+}
+
+func requestAttrs(dir proxy.Direction, id string, decision proxy.Decision, r l7.Request) []slog.Attr {
 	attrs := []slog.Attr{
 		slog.String("direction", string(dir)),
 		slog.String("peer_id", id),
@@ -68,7 +100,7 @@ func (h *HTTP) Request(dir proxy.Direction, peer spiffeid.ID, r l7.Request) {
 	if r.Reason != "" {
 		attrs = append(attrs, slog.String("reason", r.Reason))
 	}
-	h.log.LogAttrs(context.Background(), level, "http request", attrs...)
+	return attrs
 }
 
 // metricMethod keeps the label set bounded: unknown methods count as OTHER.
