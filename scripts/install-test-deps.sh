@@ -4,7 +4,7 @@
 # are fetched by the go command.
 set -euo pipefail
 
-packages=(openssl tcpdump stunnel4 iproute2 nftables ca-certificates)
+packages=(openssl tcpdump stunnel4 iproute2 nftables ca-certificates pebble)
 
 missing=()
 for p in "${packages[@]}"; do
