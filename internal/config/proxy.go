@@ -121,55 +121,11 @@ func ParseProxy(data []byte) (*Proxy, error) {
 // changes f; all problems are reported together.
 func (f ProxyFile) Validate() (*Proxy, error) {
 	errs := yamlfile.Problems{Title: "config: invalid proxy configuration"}
+	id := validateIdentity(&errs, f.SPIFFEID, f.TrustDomain, f.CA, f.DataDir)
 	p := &Proxy{
-		CAAddress: f.CA.Address, BundleFile: f.CA.BundleFile, JoinTokenFile: f.CA.JoinTokenFile, TokenFile: f.CA.TokenFile,
-		DataDir: f.DataDir, WorkloadSocket: f.WorkloadAPI.Socket, AdminListen: f.Admin.Listen,
-	}
-	if f.SPIFFEID != "" {
-		id, err := spiffeid.FromString(f.SPIFFEID)
-		switch {
-		case err != nil:
-			errs.Add("spiffe_id", f.SPIFFEID, "%v; write spiffe://<trust-domain>/<path>", err)
-		case id.Path() == "":
-			errs.Add("spiffe_id", f.SPIFFEID, "has no path; write e.g. spiffe://%s/ns/shop/sa/orders", id.TrustDomain())
-		default:
-			p.ID, p.TrustDomain = id, id.TrustDomain()
-		}
-	}
-	if f.TrustDomain != "" {
-		td, err := spiffeid.TrustDomainFromString(f.TrustDomain)
-		switch {
-		case err != nil:
-			errs.Add("trust_domain", f.TrustDomain, "%v; write a name such as example.org", err)
-		case !p.TrustDomain.IsZero() && td != p.TrustDomain:
-			errs.Add("trust_domain", f.TrustDomain, "differs from spiffe_id's trust domain %s; drop one or make them agree", p.TrustDomain)
-		default:
-			p.TrustDomain = td
-		}
-	}
-	if p.TrustDomain.IsZero() && f.SPIFFEID == "" && f.TrustDomain == "" {
-		errs.Add("trust_domain", "", "is required (or set spiffe_id)")
-	}
-	checkAddr(&errs, "ca.address", f.CA.Address, true)
-	if f.CA.BundleFile == "" {
-		errs.Add("ca.bundle_file", "", "is required: the CA's bundle.pem, from `hopseal ca bundle`")
-	}
-	switch {
-	case f.CA.JoinTokenFile != "" && f.CA.TokenFile != "":
-		errs.Add("ca.token_file", f.CA.TokenFile, "is set next to ca.join_token_file; attest with one of them")
-	case f.CA.JoinTokenFile == "" && f.CA.TokenFile == "" && f.DataDir == "":
-		errs.Add("ca.join_token_file", "", "is required unless data_dir holds a valid SVID; create a token with `hopseal ca token create` (on Kubernetes, set ca.token_file to a projected service-account token)")
-	}
-	if f.CA.SVIDTTL != "" {
-		d, err := time.ParseDuration(f.CA.SVIDTTL)
-		switch {
-		case err != nil:
-			errs.Add("ca.svid_ttl", f.CA.SVIDTTL, "is not a duration; write e.g. 24h or 90m")
-		case d < 5*time.Minute:
-			errs.Add("ca.svid_ttl", f.CA.SVIDTTL, "is below the 5m minimum")
-		default:
-			p.SVIDTTL = d
-		}
+		ID: id.ID, TrustDomain: id.TrustDomain, CAAddress: id.CAAddress, BundleFile: id.BundleFile,
+		JoinTokenFile: id.JoinTokenFile, TokenFile: id.TokenFile, SVIDTTL: id.SVIDTTL, DataDir: id.DataDir,
+		WorkloadSocket: f.WorkloadAPI.Socket, AdminListen: f.Admin.Listen,
 	}
 	if f.Admin.Listen != "" {
 		checkAddr(&errs, "admin.listen", f.Admin.Listen, false)

@@ -82,18 +82,7 @@ func New(cfg *config.Proxy, opts Options) (_ *Sidecar, err error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	roots, err := readRoots(cfg.BundleFile)
-	if err != nil {
-		return nil, err
-	}
-	token, err := readToken(cfg.JoinTokenFile)
-	if err != nil {
-		return nil, err
-	}
-	a, err := agent.New(agent.Config{
-		TrustDomain: cfg.TrustDomain, ExpectedID: cfg.ID, CAAddress: cfg.CAAddress, CARoots: roots,
-		JoinToken: token, TokenFile: cfg.TokenFile, TTL: cfg.SVIDTTL, DataDir: cfg.DataDir, Clock: opts.Clock, Log: opts.Log,
-	})
+	a, err := NewAgent(cfg.Identity(), opts.Clock, opts.Log)
 	if err != nil {
 		return nil, err
 	}

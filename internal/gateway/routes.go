@@ -1,0 +1,124 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+
+	"github.com/hopseal/hopseal/internal/config"
+	"github.com/hopseal/hopseal/internal/gateway/certs"
+)
+
+// route is a validated route with what serving it needs.
+type route struct {
+	cfg      config.Route
+	listener string
+	cert     certs.Source // terminate and reencrypt
+	tls      *tls.Config  // the public side of terminate and reencrypt
+	backends []*backend   // terminate: longest path prefix first
+	hsts     string       // Strict-Transport-Security value, or ""
+}
+
+// backend is where a route sends traffic.
+type backend struct {
+	cfg       config.Backend
+	proxy     *httputil.ReverseProxy // terminate and reencrypt
+	transport *http.Transport        // under proxy
+	mesh      *tls.Config            // passthrough: the mesh client side
+}
+
+// routeTable finds a listener's route by server name. An exact name beats
+// a wildcard; a wildcard matches exactly one label.
+type routeTable struct {
+	exact    map[string]*route
+	wildcard map[string]*route // by the suffix after "*."
+}
+
+func newRouteTable(routes []*route) routeTable {
+	t := routeTable{exact: map[string]*route{}, wildcard: map[string]*route{}}
+	for _, r := range routes {
+		if suffix, ok := strings.CutPrefix(r.cfg.Hostname, "*."); ok {
+			t.wildcard[suffix] = r
+		} else {
+			t.exact[r.cfg.Hostname] = r
+		}
+	}
+	return t
+}
+
+// lookup returns the route for a server name, or nil. Names compare
+// without regard to case.
+func (t routeTable) lookup(name string) *route {
+	if name == "" {
+		return nil
+	}
+	name = strings.ToLower(name)
+	if r, ok := t.exact[name]; ok {
+		return r
+	}
+	if _, suffix, ok := strings.Cut(name, "."); ok {
+		return t.wildcard[suffix]
+	}
+	return nil
+}
+
+// matchesHost reports whether an HTTP Host header (port allowed) names this
+// route: the server name for an exact route, any one-label name under a
+// wildcard. An empty Host (HTTP/1.0) falls back to the TLS server name.
+func (r *route) matchesHost(host string) bool {
+	if host == "" {
+		return true
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(host)
+	if suffix, ok := strings.CutPrefix(r.cfg.Hostname, "*."); ok {
+		label, rest, found := strings.Cut(host, ".")
+		return found && label != "" && rest == suffix
+	}
+	return host == r.cfg.Hostname
+}
+
+// backendFor picks the backend whose path prefix is the longest one that
+// matches the canonical path segment by segment: /api takes /api and
+// /api/x, not /apix.
+func (r *route) backendFor(path string) *backend {
+	for _, b := range r.backends {
+		if prefixMatch(b.cfg.PathPrefix, path) {
+			return b
+		}
+	}
+	return nil
+}
+
+func prefixMatch(prefix, path string) bool {
+	if prefix == "/" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(path, prefix)
+	return ok && (rest == "" || rest[0] == '/')
+}
+
+// canonicalPath reports whether an HTTP request path is already in the form
+// routes match on, so the gateway and the backend cannot read it
+// differently: absolute, without empty or dot segments, and without an
+// encoded slash or backslash. The others are refused, never rewritten.
+func canonicalPath(path, escaped string) bool {
+	if !strings.HasPrefix(path, "/") || strings.ContainsRune(path, '\\') {
+		return false
+	}
+	lower := strings.ToLower(escaped)
+	if strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") {
+		return false
+	}
+	segs := strings.Split(path[1:], "/")
+	for i, s := range segs {
+		if s == "." || s == ".." || (s == "" && i != len(segs)-1) {
+			return false
+		}
+	}
+	return true
+}
