@@ -1,7 +1,6 @@
 package telemetry
 
 import (
-	"context"
 	"log/slog"
 
 	"github.com/hopseal/hopseal/internal/proxy"
@@ -17,7 +16,8 @@ func (l FlowLog) FlowEnded(f proxy.Flow) {
 	if f.Decision != proxy.Allow {
 		level = slog.LevelWarn
 	}
-	attrs := []slog.Attr{
+	var buf [18]slog.Attr
+	attrs := append(buf[:0],
 		slog.String("direction", string(f.Direction)),
 		slog.String("listener", f.Listener),
 		slog.String("source", f.Source),
@@ -32,7 +32,7 @@ func (l FlowLog) FlowEnded(f proxy.Flow) {
 		slog.Int64("bytes_up", f.BytesUp),
 		slog.Int64("bytes_down", f.BytesDown),
 		slog.Float64("duration_ms", float64(f.Duration.Microseconds())/1000),
-	}
+	)
 	if f.Rule != "" {
 		attrs = append(attrs, slog.String("rule", f.Rule))
 	}
@@ -45,7 +45,7 @@ func (l FlowLog) FlowEnded(f proxy.Flow) {
 	if f.Reason != "" {
 		attrs = append(attrs, slog.String("reason", f.Reason))
 	}
-	l.Log.LogAttrs(context.Background(), level, "connection", attrs...)
+	logLine(l.Log, level, "connection", attrs)
 }
 
 func idString(p proxy.Peer) string {

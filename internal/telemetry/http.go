@@ -1,7 +1,6 @@
 package telemetry
 
 import (
-	"context"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -68,7 +67,8 @@ func (h *HTTP) Flow(dir proxy.Direction, peer spiffeid.ID) func(l7.Request) {
 		}
 		c.counter.Inc()
 		latency.Observe(r.Duration.Seconds())
-		h.log.LogAttrs(context.Background(), level, "http request", requestAttrs(dir, id, decision, r)...)
+		var buf [13]slog.Attr
+		logLine(h.log, level, "http request", requestAttrs(buf[:0], dir, id, decision, r))
 	}
 }
 
@@ -80,8 +80,9 @@ type requestCounter struct {
 	counter  prometheus.Counter
 }
 
-func requestAttrs(dir proxy.Direction, id string, decision proxy.Decision, r l7.Request) []slog.Attr {
-	attrs := []slog.Attr{
+// requestAttrs appends the request's log attributes to attrs.
+func requestAttrs(attrs []slog.Attr, dir proxy.Direction, id string, decision proxy.Decision, r l7.Request) []slog.Attr {
+	attrs = append(attrs,
 		slog.String("direction", string(dir)),
 		slog.String("peer_id", id),
 		slog.String("proto", r.Proto),
@@ -93,7 +94,7 @@ func requestAttrs(dir proxy.Direction, id string, decision proxy.Decision, r l7.
 		slog.Float64("duration_ms", float64(r.Duration.Microseconds())/1000),
 		slog.Int64("request_bytes", r.ReqBytes),
 		slog.Int64("response_bytes", r.RespBytes),
-	}
+	)
 	if r.Rule != "" {
 		attrs = append(attrs, slog.String("rule", r.Rule))
 	}
