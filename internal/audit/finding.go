@@ -113,8 +113,18 @@ type Evidence struct {
 	Source   string          `json:"source"`            // a file name, an interface, a cluster's server URL
 	Taken    string          `json:"taken"`             // RFC 3339 time the evidence was gathered
 	Findings []Finding       `json:"findings"`          // what the evidence shows
+	Hops     []Hop           `json:"hops,omitempty"`    // traffic seen between workloads, for the service graph
 	Data     json.RawMessage `json:"data,omitempty"`    // the kind's own detail (flows, inventory, ...)
 	Partial  string          `json:"partial,omitempty"` // why the evidence is incomplete, if it is
+}
+
+// Hop is traffic seen from one workload (or address) to another.
+type Hop struct {
+	Source    string `json:"source"`
+	Dest      string `json:"destination"`
+	Protocol  string `json:"protocol"`  // what was seen: "hopseal mTLS", "TLS 1.3", "HTTP/1.1", ...
+	Encrypted bool   `json:"encrypted"` // the payload was ciphertext
+	Flows     int    `json:"flows"`     // connections seen
 }
 
 // EvidenceVersion is the format of Evidence written by this hopseal.
