@@ -4,7 +4,10 @@
 # are fetched by the go command.
 set -euo pipefail
 
-packages=(openssl tcpdump stunnel4 iproute2 nftables ca-certificates pebble)
+# tshark, postgresql and redis-server: peers, and a second opinion, for the
+# traffic evidence tests (hopseal audit capture). tshark's debconf question
+# (may non-root users capture?) takes its default under noninteractive.
+packages=(openssl tcpdump stunnel4 iproute2 nftables ca-certificates pebble haproxy tshark postgresql redis-server nginx libnginx-mod-stream)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,3 +24,18 @@ fi
 echo "installing: ${missing[*]}"
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The tests and benchmarks run their own nginx, haproxy, PostgreSQL and
+# Redis instances (own configuration, ports and pid files). Where the
+# package manager may start services (no policy-rc.d refusing it),
+# installing them leaves system ones running on the well-known ports: stop
+# and disable the ones just installed.
+for svc in nginx haproxy postgresql redis-server; do
+  [[ " ${missing[*]} " == *" $svc "* ]] || continue
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$svc" ]; then
+    $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+    $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true
+  fi
+done

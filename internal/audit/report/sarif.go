@@ -51,8 +51,8 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
-	Physical sarifPhysical   `json:"physicalLocation"`
-	Logical  []sarifLogical  `json:"logicalLocations,omitempty"`
+	Physical sarifPhysical  `json:"physicalLocation"`
+	Logical  []sarifLogical `json:"logicalLocations,omitempty"`
 }
 
 type sarifPhysical struct {

@@ -14,7 +14,7 @@ import (
 
 // Commands are the subcommands `hopseal` adds to package cli's.
 func Commands() []cli.Command {
-	return []cli.Command{controllerCmd, injectCmd, installCmd, checkCmd}
+	return []cli.Command{controllerCmd, injectCmd, installCmd, checkCmd, auditCmd}
 }
 
 // restConfig loads a kubeconfig as kubectl does (--kubeconfig, else

@@ -1,0 +1,154 @@
+package capture_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hopseal/hopseal/internal/testenv"
+)
+
+// Real servers in pods, as the traffic tests capture them.
+
+const (
+	secretPassword = "hunter2-s3cret"
+	secretToken    = "tok-9f8e7d6c5b4a"
+)
+
+// writeCert writes a self-signed server certificate and key (cert.pem,
+// key.pem) into dir, owned by uid:gid with the key private to them.
+func writeCert(t *testing.T, dir string, uid, gid int) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "server.test"},
+		DNSNames: []string{"server.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	for path, block := range map[string]*pem.Block{cert: {Type: "CERTIFICATE", Bytes: der}, key: {Type: "PRIVATE KEY", Bytes: kder}} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(path, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cert, key
+}
+
+// waitOutput waits until a process prints want.
+func waitOutput(t *testing.T, p *testenv.Proc, what, want string) {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, what, func() bool {
+		if p.Exited() {
+			t.Fatalf("%s exited: %s", what, p.Output())
+		}
+		return strings.Contains(p.Output(), want)
+	})
+}
+
+// opensslServer runs `openssl s_server` on port with extra flags. It runs
+// with -www: in its default mode it reads stdin and stops at its end.
+func opensslServer(t *testing.T, pod *testenv.Pod, port int, flags ...string) {
+	t.Helper()
+	dir := t.TempDir()
+	cert, key := writeCert(t, dir, 0, 0)
+	args := append([]string{"s_server", "-www", "-accept", strconv.Itoa(port), "-cert", cert, "-key", key}, flags...)
+	p := pod.Start(t, dir, "openssl", args...)
+	waitOutput(t, p, "openssl s_server on port "+strconv.Itoa(port), "ACCEPT")
+}
+
+// postgresBin finds a Debian PostgreSQL server's program (they live in
+// /usr/lib/postgresql/<version>/bin, off the PATH).
+func postgresBin(t *testing.T, name string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
+	if len(matches) == 0 {
+		testenv.Skip(t, "PostgreSQL's %s is not installed (Debian package postgresql)", name)
+	}
+	return matches[len(matches)-1]
+}
+
+// postgresServer initialises a database in a directory of its own and runs
+// PostgreSQL on port 5432 of pod as the postgres user, with TLS available
+// and clear-text password authentication from the network.
+func postgresServer(t *testing.T, pod *testenv.Pod) {
+	t.Helper()
+	initdb, postgres := postgresBin(t, "initdb"), postgresBin(t, "postgres")
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		testenv.Skip(t, "no postgres user (Debian package postgresql)")
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	cred := testenv.Cred{UID: uint32(uid), GID: uint32(gid)}
+	dir := testenv.UserDir(t, cred)
+	pwfile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwfile, []byte(secretPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(pwfile, uid, gid)
+	data := filepath.Join(dir, "data")
+	// Started in dir, which the postgres user can enter (the test's working
+	// directory may not be).
+	ini := pod.StartAs(t, cred, dir, initdb, "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=password",
+		"--pwfile="+pwfile, "--no-sync")
+	if err := ini.Wait(2 * time.Minute); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, ini.Output())
+	}
+	hba, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(hba, "host all all 0.0.0.0/0 password")
+	hba.Close()
+	cert, key := writeCert(t, dir, uid, gid)
+	p := pod.StartAs(t, cred, dir, postgres, "-D", data, "-k", dir, "-h", "0.0.0.0", "-p", "5432",
+		"-c", "ssl=on", "-c", "ssl_cert_file="+cert, "-c", "ssl_key_file="+key, "-c", "fsync=off")
+	waitOutput(t, p, "PostgreSQL", "database system is ready to accept connections")
+}
+
+// psql runs one query from pod with the given sslmode.
+func psql(t *testing.T, pod *testenv.Pod, server, sslmode string) {
+	t.Helper()
+	conn := fmt.Sprintf("host=%s port=5432 user=postgres dbname=postgres sslmode=%s gssencmode=disable connect_timeout=10", server, sslmode)
+	out, err := pod.Run(t, "env", "PGPASSWORD="+secretPassword, "psql", "-X", "-w", conn, "-c", "select 42")
+	if err != nil || !strings.Contains(out, "42") {
+		t.Fatalf("psql sslmode=%s: %v\n%s", sslmode, err, out)
+	}
+}
+
+// redisServer runs redis-server on port 6379 of pod with a password.
+func redisServer(t *testing.T, pod *testenv.Pod) {
+	t.Helper()
+	dir := t.TempDir()
+	p := pod.Start(t, dir, "redis-server", "--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no",
+		"--save", "", "--appendonly", "no", "--requirepass", secretPassword, "--dir", dir)
+	waitOutput(t, p, "redis-server", "Ready to accept connections")
+}
