@@ -43,10 +43,11 @@ func response(close bool) []byte {
 	return append([]byte(h+"\r\n"), respBody...)
 }
 
-// serveApp listens on addr, prints "app listening <addr>" and serves until
-// SIGTERM or SIGINT.
-func serveApp(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+// serveApp listens on args[0], prints "app listening <addr>" and serves
+// until SIGTERM or SIGINT; given a certificate and key file after the
+// address, it serves over TLS (appListener, for the gateway topology).
+func serveApp(args []string) error {
+	ln, err := appListener(args)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,9 @@
 //	loopback:    everything on loopback, hopseal with explicit listeners
 //	transparent: pods (network namespaces) on a bridge, hopseal intercepting
 //	             with init-net rules, as a pod's sidecar (see topology.go)
+//	gateway:     hopseal gateway, nginx and haproxy as the edge before the
+//	             same backend, on loopback (see gateway.go; not in the
+//	             default list: it is a run of its own)
 //
 // Every proxy and the app are real processes; the load generator runs
 // here (inside the client pod for the transparent topology). Rounds
@@ -28,6 +31,8 @@ import (
 
 type options struct {
 	hopseal, stunnel string
+	nginx, haproxy   string
+	gwClients        int    // keep-alive clients of the gateway topology's saturation runs
 	hopsealProxy     string // the data plane binary, for the proxies and init-net
 	topologies       []string
 	bulk, latency    time.Duration
@@ -49,8 +54,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := func() error {
 		defer stop()
-		if len(os.Args) == 3 && os.Args[1] == "-serve-app" {
-			return serveApp(os.Args[2])
+		if len(os.Args) >= 3 && os.Args[1] == "-serve-app" {
+			return serveApp(os.Args[2:])
 		}
 		o, err := parseFlags(os.Args[1:])
 		if err != nil {
@@ -70,8 +75,11 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.hopseal, "hopseal", "", "hopseal binary, for the CA (default: build ./cmd/hopseal)")
 	fs.StringVar(&o.hopsealProxy, "hopseal-proxy", "", "hopseal-proxy binary, for the proxies and init-net, as sidecars run it (default: build ./cmd/hopseal-proxy)")
 	fs.StringVar(&o.stunnel, "stunnel", "stunnel4", "stunnel binary")
-	topo := fs.String("topology", "loopback,transparent", "topologies to measure, comma-separated: loopback (explicit listeners), transparent (pods with init-net; needs root)")
-	fs.DurationVar(&o.bulk, "duration", 2*time.Second, "length of each throughput measurement")
+	fs.StringVar(&o.nginx, "nginx", "nginx", "nginx binary (gateway topology)")
+	fs.StringVar(&o.haproxy, "haproxy", "haproxy", "haproxy binary (gateway topology)")
+	fs.IntVar(&o.gwClients, "gateway-clients", 16, "keep-alive clients of the gateway topology's saturation runs")
+	topo := fs.String("topology", "loopback,transparent", "topologies to measure, comma-separated: loopback (explicit listeners), transparent (pods with init-net; needs root), gateway (hopseal gateway, nginx and haproxy; not in the default list)")
+	fs.DurationVar(&o.bulk, "duration", 2*time.Second, "length of each throughput measurement (gateway topology: of each saturation run)")
 	fs.DurationVar(&o.latency, "latency-duration", 2500*time.Millisecond, "length of each latency measurement (after a 0.5 s warm-up)")
 	fs.DurationVar(&o.handshake, "handshake-duration", 2*time.Second, "length of each handshake-rate measurement")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds over the three paths; the table shows medians (0: measure only the memory of idle connections)")
@@ -89,7 +97,7 @@ func parseFlags(args []string) (options, error) {
 	}
 	var extra []string
 	fs.Visit(func(f *flag.Flag) {
-		if f.Name != "hopseal" && f.Name != "doc" { // a temporary build; the script's own option
+		if f.Name != "hopseal" && f.Name != "hopseal-proxy" && f.Name != "doc" { // temporary builds; the script's own option
 			extra = append(extra, "-"+f.Name, f.Value.String())
 		}
 	})
@@ -108,20 +116,29 @@ func parseFlags(args []string) (options, error) {
 		return o, err
 	}
 	for _, t := range strings.Split(*topo, ",") {
-		if t = strings.TrimSpace(t); t != loopback && t != transparent {
-			return o, fmt.Errorf("-topology %q: want loopback, transparent or both, comma-separated", *topo)
+		if t = strings.TrimSpace(t); t != loopback && t != transparent && t != gateway {
+			return o, fmt.Errorf("-topology %q: want loopback, transparent or gateway, comma-separated", *topo)
 		}
 		o.topologies = append(o.topologies, t)
 	}
 	if *env != "" {
 		o.env = strings.Split(*env, ",")
 	}
-	if o.rounds < 0 || o.conns < 1 || o.clients < 1 || o.idleWanted < 0 {
-		return o, fmt.Errorf("-conns and -clients must be at least 1, -rounds and -idle at least 0")
+	if o.rounds < 0 || o.conns < 1 || o.clients < 1 || o.gwClients < 1 || o.idleWanted < 0 {
+		return o, fmt.Errorf("-conns, -clients and -gateway-clients must be at least 1, -rounds and -idle at least 0")
 	}
 	o.idle = min(o.idleWanted, maxIdle())
-	if _, err := exec.LookPath(o.stunnel); err != nil {
-		return o, fmt.Errorf("-stunnel %s: %w; install it with scripts/install-test-deps.sh", o.stunnel, err)
+	tools := map[string]string{}
+	if slices.ContainsFunc(o.topologies, func(t string) bool { return t != gateway }) {
+		tools["-stunnel"] = o.stunnel
+	}
+	if slices.Contains(o.topologies, gateway) {
+		tools["-nginx"], tools["-haproxy"] = o.nginx, o.haproxy
+	}
+	for flag, bin := range tools {
+		if _, err := exec.LookPath(bin); err != nil {
+			return o, fmt.Errorf("%s %s: %w; install it with scripts/install-test-deps.sh", flag, bin, err)
+		}
 	}
 	return o, nil
 }
@@ -221,6 +238,9 @@ func runBench(ctx context.Context, o options) error {
 }
 
 func runTopology(ctx context.Context, o options, name, work string) (*report, error) {
+	if name == gateway {
+		return runGateway(ctx, o, work)
+	}
 	t, err := setupTopology(ctx, name, o, work)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -29,9 +30,16 @@ type path struct {
 	startRSS  []int64
 	stop      func()
 	tls       func() string // what the pair negotiated, once connections ended
+	tlsConf   *tls.Config   // set: the load generator speaks TLS to addr (gateway topology)
 }
 
-func (p *path) dial() (net.Conn, error) { return p.from.dial(p.addr) }
+func (p *path) dial() (net.Conn, error) {
+	c, err := p.from.dial(p.addr)
+	if err != nil || p.tlsConf == nil {
+		return c, err
+	}
+	return clientTLS(c, p.tlsConf)
+}
 
 // logTail is the end of each proxy's output, to explain a failure.
 func (p *path) logTail() string {

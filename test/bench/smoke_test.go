@@ -12,8 +12,8 @@ import (
 // TestMain lets this test binary serve as the bench's app, as the bench
 // program does (it runs itself with -serve-app).
 func TestMain(m *testing.M) {
-	if len(os.Args) == 3 && os.Args[1] == "-serve-app" {
-		if err := serveApp(os.Args[2]); err != nil {
+	if len(os.Args) >= 3 && os.Args[1] == "-serve-app" {
+		if err := serveApp(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "app:", err)
 			os.Exit(1)
 		}
