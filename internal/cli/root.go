@@ -70,7 +70,7 @@ func (g *globals) Logger(defaultFormat string) (*slog.Logger, error) { return g.
 // hopseal-proxy does not link them).
 func Run(ctx context.Context, args []string, extra ...Command) error {
 	core := []Command{
-		func(*Globals) *cobra.Command { return versionCmd() }, caCmd, proxyCmd, gatewayCmd, demoCmd,
+		func(*Globals) *cobra.Command { return versionCmd() }, caCmd, proxyCmd, gatewayCmd, traceCmd, demoCmd,
 		func(*Globals) *cobra.Command { return initNetCmd() },
 	}
 	return run(ctx, "hopseal", "Encrypt every hop of service traffic with mutual TLS, and prove it", args, append(core, extra...))

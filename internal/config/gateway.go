@@ -40,6 +40,7 @@ type RouteFile struct {
 	Hostname string        `yaml:"hostname"`
 	Mode     string        `yaml:"mode"`
 	TLS      *RouteTLSFile `yaml:"tls"`
+	ACME     *ACMEFile     `yaml:"acme"`
 	HSTS     *HSTSFile     `yaml:"hsts"`
 	Backend  *BackendFile  `yaml:"backend"`
 	Backends []BackendFile `yaml:"backends"`
@@ -63,6 +64,9 @@ type BackendFile struct {
 	Protocol   string `yaml:"protocol"`
 	CAFile     string `yaml:"ca_file"`
 	ServerName string `yaml:"server_name"`
+	// unresolved: a backend the controller could not resolve (no file
+	// sets it); it becomes a Backend without an address.
+	unresolved bool
 }
 
 // Route modes.
@@ -99,7 +103,9 @@ type GatewayListener struct {
 type Route struct {
 	Hostname          string // lowercase; a leading "*." matches exactly one label
 	Mode              string
-	CertFile, KeyFile string // terminate and reencrypt
+	CertFile, KeyFile string   // terminate and reencrypt
+	Cert              *CertPEM // in place of the files: a certificate held in memory (from the controller)
+	ACME              *ACME    // in place of the files: certificates from an ACME directory
 	HSTS              *HSTS
 	// Backends: a terminate route's by path prefix; one for the others.
 	Backends []Backend
@@ -126,7 +132,7 @@ func (h HSTS) Header() string {
 
 type Backend struct {
 	PathPrefix string      // terminate routes: "/" is the default backend
-	Address    string      // host:port
+	Address    string      // host:port; "" only from the controller: a backend that did not resolve, answered with 500
 	ServerID   spiffeid.ID // mesh backends: the SPIFFE ID the destination must prove
 	Protocol   string      // terminate routes: HTTP1 or HTTP2
 	CAFile     string      // reencrypt: the CA that signed the backend's certificate
@@ -166,6 +172,7 @@ func (f GatewayFile) Validate() (*Gateway, error) {
 		listens.listen(&errs, at+".listen", lf.Listen)
 		g.Listeners = append(g.Listeners, l)
 	}
+	defaultACMEStorage(&errs, g, f.DataDir)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
@@ -214,9 +221,14 @@ func (rf RouteFile) validate(errs *yamlfile.Problems, at string) Route {
 	r.Hostname, _ = checkHostname(errs, at+".hostname", rf.Hostname)
 	switch rf.Mode {
 	case Terminate, Reencrypt:
-		if rf.TLS == nil {
-			errs.Add(at+".tls", "", "is required for a %s route: tls: {cert_file: site.crt, key_file: site.key}", rf.Mode)
-		} else {
+		switch {
+		case rf.ACME != nil && rf.TLS != nil:
+			errs.Add(at+".acme", "", "is set next to tls; the certificate comes from one or the other: remove one")
+		case rf.ACME != nil:
+			r.ACME = rf.ACME.validate(errs, at+".acme", r.Hostname)
+		case rf.TLS == nil:
+			errs.Add(at+".tls", "", "is required for a %s route: tls: {cert_file: site.crt, key_file: site.key}, or acme: {directory_url: https://...}", rf.Mode)
+		default:
 			r.CertFile, r.KeyFile = rf.TLS.CertFile, rf.TLS.KeyFile
 			requireFile(errs, at+".tls.cert_file", r.CertFile, "the certificate chain (PEM), leaf first")
 			requireFile(errs, at+".tls.key_file", r.KeyFile, "the certificate's private key (PEM)")
@@ -227,6 +239,9 @@ func (rf RouteFile) validate(errs *yamlfile.Problems, at string) Route {
 	case Passthrough:
 		if rf.TLS != nil {
 			errs.Add(at+".tls", "", "is set on a passthrough route, which never decrypts; the backend serves its own certificate: remove tls, or use mode terminate")
+		}
+		if rf.ACME != nil {
+			errs.Add(at+".acme", "", "is set on a passthrough route, which never decrypts; the backend obtains its own certificate: remove acme, or use mode terminate")
 		}
 		if rf.HSTS != nil {
 			errs.Add(at+".hsts", "", "is set on a passthrough route, which never sees HTTP; let the backend send the header, or use mode terminate")
@@ -282,6 +297,9 @@ func (rf RouteFile) validateBackends(errs *yamlfile.Problems, at string) []Backe
 // validateMesh checks a backend reached over mesh mTLS.
 func (bf BackendFile) validateMesh(errs *yamlfile.Problems, at string, http bool) Backend {
 	b := Backend{PathPrefix: bf.PathPrefix, Address: bf.Address, Protocol: bf.Protocol}
+	if bf.unresolved {
+		return Backend{PathPrefix: bf.PathPrefix}
+	}
 	checkAddr(errs, at+".address", bf.Address, true)
 	if bf.ServerID == "" {
 		errs.Add(at+".server_id", "", "is required: the SPIFFE ID the backend's proxy must prove")

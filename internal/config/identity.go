@@ -22,14 +22,6 @@ type Identity struct {
 	DataDir       string
 }
 
-// Identity is the proxy's identity settings.
-func (p *Proxy) Identity() Identity {
-	return Identity{
-		ID: p.ID, TrustDomain: p.TrustDomain, CAAddress: p.CAAddress, BundleFile: p.BundleFile,
-		JoinTokenFile: p.JoinTokenFile, TokenFile: p.TokenFile, SVIDTTL: p.SVIDTTL, DataDir: p.DataDir,
-	}
-}
-
 // validateIdentity checks the keys spiffe_id, trust_domain, ca and data_dir,
 // which the proxy and gateway files share.
 func validateIdentity(errs *yamlfile.Problems, spiffeID, trustDomain string, ca CAFile, dataDir string) Identity {

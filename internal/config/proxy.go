@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"time"
 
 	"github.com/hopseal/hopseal/internal/yamlfile"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -73,14 +72,7 @@ type OutboundFile struct {
 
 // Proxy is a validated configuration. File paths are not read yet.
 type Proxy struct {
-	ID             spiffeid.ID // zero: whatever the join token grants
-	TrustDomain    spiffeid.TrustDomain
-	CAAddress      string
-	BundleFile     string
-	JoinTokenFile  string
-	TokenFile      string
-	SVIDTTL        time.Duration
-	DataDir        string
+	Identity
 	WorkloadSocket string
 	AdminListen    string
 	Inbound        []Inbound
@@ -122,11 +114,7 @@ func ParseProxy(data []byte) (*Proxy, error) {
 func (f ProxyFile) Validate() (*Proxy, error) {
 	errs := yamlfile.Problems{Title: "config: invalid proxy configuration"}
 	id := validateIdentity(&errs, f.SPIFFEID, f.TrustDomain, f.CA, f.DataDir)
-	p := &Proxy{
-		ID: id.ID, TrustDomain: id.TrustDomain, CAAddress: id.CAAddress, BundleFile: id.BundleFile,
-		JoinTokenFile: id.JoinTokenFile, TokenFile: id.TokenFile, SVIDTTL: id.SVIDTTL, DataDir: id.DataDir,
-		WorkloadSocket: f.WorkloadAPI.Socket, AdminListen: f.Admin.Listen,
-	}
+	p := &Proxy{Identity: id, WorkloadSocket: f.WorkloadAPI.Socket, AdminListen: f.Admin.Listen}
 	if f.Admin.Listen != "" {
 		checkAddr(&errs, "admin.listen", f.Admin.Listen, false)
 	}

@@ -208,8 +208,11 @@ func (d *Demo) startSidecar(name string, in []config.Inbound, out []config.Outbo
 		return nil, fmt.Errorf("demo: write join token: %w", err)
 	}
 	cfg := &config.Proxy{
-		ID: ServiceID(name), TrustDomain: ServiceID(name).TrustDomain(), CAAddress: d.caAddr,
-		BundleFile: d.bundleFile, JoinTokenFile: tokenFile, AdminListen: loopback, Inbound: in, Outbound: out,
+		Identity: config.Identity{
+			ID: ServiceID(name), TrustDomain: ServiceID(name).TrustDomain(), CAAddress: d.caAddr,
+			BundleFile: d.bundleFile, JoinTokenFile: tokenFile,
+		},
+		AdminListen: loopback, Inbound: in, Outbound: out,
 	}
 	sc, err := sidecar.New(cfg, sidecar.Options{Log: d.log.With("service", name), Observer: d.flows.observer(name)})
 	if err != nil {

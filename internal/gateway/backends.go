@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/hopseal/hopseal/internal/config"
@@ -94,6 +95,7 @@ func (g *Gateway) reverseProxy(rt *route, target *url.URL, t http.RoundTripper) 
 		Transport:    t,
 		ErrorHandler: backendError,
 		ErrorLog:     g.debugLog,
+		BufferPool:   copyBuffers{},
 	}
 	if rt.hsts != "" {
 		// The route's policy, set before proxying, wins over the backend's.
@@ -104,6 +106,15 @@ func (g *Gateway) reverseProxy(rt *route, target *url.URL, t http.RoundTripper) 
 	}
 	return rp
 }
+
+// copyBuffers lends ReverseProxy its body-copy buffers, which it would
+// otherwise allocate (32 KiB) for every response.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (copyBuffers) Get() []byte  { return *copyBufferPool.Get().(*[]byte) }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put(&b) }
 
 // backendError answers a failed exchange with the backend: 504 on a
 // timeout, else 502. The cause goes to the request log, not to the client.

@@ -23,6 +23,7 @@ type listener struct {
 	routes routeTable // empty on a redirect listener
 	list   []*route   // in file order, for status
 	http   *httpFeed
+	dyn    *dynListener // set on listeners the controller configures
 }
 
 // buildListener reads the files a listener's routes name and prepares their
@@ -30,7 +31,7 @@ type listener struct {
 func (g *Gateway) buildListener(lc config.GatewayListener, at string, ln net.Listener) (*listener, error) {
 	l := &listener{cfg: lc, ln: ln}
 	if lc.RedirectPort != 0 {
-		l.http = newHTTPFeed(ln.Addr(), g.redirect(lc.RedirectPort), g.log)
+		l.http = newHTTPFeed(ln.Addr(), g.acmeChallenges(g.redirect(lc.RedirectPort)), g.log)
 		return l, nil
 	}
 	var clientCAs *x509.CertPool
@@ -42,7 +43,7 @@ func (g *Gateway) buildListener(lc config.GatewayListener, at string, ln net.Lis
 		clientCAs = pool
 	}
 	for i, rc := range lc.Routes {
-		r, err := g.buildRoute(rc, lc.Name, clientCAs)
+		r, err := g.buildRoute(rc, lc.Name, clientCAs, portOf(ln))
 		if err != nil {
 			return nil, fmt.Errorf("%s.routes[%d] (%s): %w", at, i, rc.Hostname, err)
 		}
@@ -53,7 +54,9 @@ func (g *Gateway) buildListener(lc config.GatewayListener, at string, ln net.Lis
 	return l, nil
 }
 
-func (g *Gateway) buildRoute(rc config.Route, listenerName string, clientCAs *x509.CertPool) (*route, error) {
+// tlsPort is the listener's bound port, where ACME routes answer
+// TLS-ALPN-01 challenges.
+func (g *Gateway) buildRoute(rc config.Route, listenerName string, clientCAs *x509.CertPool, tlsPort int) (*route, error) {
 	r := &route{cfg: rc, listener: listenerName}
 	if rc.HSTS != nil {
 		r.hsts = rc.HSTS.Header()
@@ -63,15 +66,30 @@ func (g *Gateway) buildRoute(rc config.Route, listenerName string, clientCAs *x5
 		r.backends = []*backend{{cfg: b, mesh: g.meshClient(b, "tls")}}
 		return r, nil
 	}
-	src, err := g.certSource(rc.CertFile, rc.KeyFile)
+	var src certs.Source
+	var err error
+	if rc.ACME != nil {
+		src, err = g.acmeSource(rc, tlsPort)
+	} else if rc.Cert != nil {
+		src, err = certs.NewMemory(rc.Cert.Name, rc.Cert.Chain, rc.Cert.Key, g.clock.Now())
+	} else {
+		src, err = g.certSource(rc.CertFile, rc.KeyFile)
+	}
 	if err != nil {
 		return nil, err
 	}
 	r.cert = src
 	g.checkNames(r)
 	r.tls = publicTLS(src, clientCAs, g.clock.Now)
+	if rc.ACME != nil {
+		acmeTLS(r.tls)
+	}
 	for _, bc := range rc.Backends {
 		b := &backend{cfg: bc}
+		if bc.Address == "" { // did not resolve: answered with 500
+			r.backends = append(r.backends, b)
+			continue
+		}
 		if rc.Mode == config.Reencrypt {
 			roots, err := readPool(bc.CAFile)
 			if err != nil {

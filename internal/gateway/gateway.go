@@ -13,6 +13,7 @@ import (
 	"log"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -55,6 +56,9 @@ type Options struct {
 	Events           Events
 	HandshakeTimeout time.Duration // PROXY header + ClientHello + TLS + backend dial; default 10s
 	DrainTimeout     time.Duration // at shutdown; default 15s
+	// ControlPlane, if set, makes the controller the source of the
+	// listeners (Kubernetes Gateway API); the configuration has none.
+	ControlPlane *ControlPlane
 }
 
 // Gateway serves a gateway configuration.
@@ -67,11 +71,18 @@ type Gateway struct {
 	events    Events
 	admincfg  telemetry.Admin
 	listeners []*listener
+	dyn       *dynamic      // listeners the controller configures; nil without ControlPlane
+	cp        *controlPlane // the controller's stream; nil without ControlPlane
 	admin     net.Listener
 	certs     map[[2]string]certs.Source
-	serving   atomic.Bool
-	handshake time.Duration
-	drain     time.Duration
+	recent    *telemetry.Recent // /connections, for hopseal trace
+	acme      map[acmeKey]*certs.ACMESource
+	// acmeHTTPPort is the port of the listener answering HTTP-01: the
+	// first redirect listener's, or 0.
+	acmeHTTPPort int
+	serving      atomic.Bool
+	handshake    time.Duration
+	drain        time.Duration
 }
 
 // New reads every file the configuration names and binds every listener,
@@ -85,7 +96,8 @@ func New(cfg *config.Gateway, opts Options) (_ *Gateway, err error) {
 	}
 	g := &Gateway{
 		log: opts.Log, debugLog: slog.NewLogLogger(opts.Log.Handler(), slog.LevelDebug), clock: opts.Clock,
-		id: opts.Identity, events: opts.Events, certs: map[[2]string]certs.Source{},
+		id: opts.Identity, events: opts.Events, certs: map[[2]string]certs.Source{}, acme: map[acmeKey]*certs.ACMESource{},
+		recent:    telemetry.NewRecent(telemetry.DefaultRecentSize, telemetry.DefaultRecentOpen),
 		handshake: or(opts.HandshakeTimeout, 10*time.Second), drain: or(opts.DrainTimeout, 15*time.Second),
 	}
 	if g.id == nil {
@@ -94,27 +106,43 @@ func New(cfg *config.Gateway, opts Options) (_ *Gateway, err error) {
 		}
 		g.id = g.agent
 	}
+	if opts.ControlPlane != nil {
+		if err := g.setupControlPlane(cfg, *opts.ControlPlane); err != nil {
+			return nil, err
+		}
+	}
 	reg := telemetry.NewRegistry()
 	if g.events == nil {
 		g.events = telemetry.NewGatewayMetrics(reg)
 	}
 	telemetry.RegisterSVIDExpiry(reg, g.notAfter, g.clock.Now)
 	telemetry.RegisterGatewayCertExpiry(reg, g.certExpiry, g.clock.Now)
-	g.admincfg = telemetry.Admin{Registry: reg, Ready: g.Ready, Status: g.status}
+	g.admincfg = telemetry.Admin{Registry: reg, Ready: g.Ready, Status: g.status,
+		Routes: map[string]http.Handler{"GET " + telemetry.ConnectionsPath: g.recent}}
 	defer func() {
 		if err != nil {
 			g.closeListeners()
 		}
 	}()
-	for i, lc := range cfg.Listeners {
-		at := fmt.Sprintf("listeners[%d]", i)
-		ln, err := net.Listen("tcp", lc.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("%s.listen %q: %w", at, lc.Listen, err)
+	// Every listener is bound before any is built: ACME routes answer
+	// HTTP-01 challenges on a redirect listener, whose port they need.
+	lns := make([]net.Listener, len(cfg.Listeners))
+	defer func() {
+		for _, ln := range lns[len(g.listeners):] {
+			if err != nil && ln != nil {
+				ln.Close()
+			}
 		}
-		l, err := g.buildListener(lc, at, ln)
+	}()
+	for i, lc := range cfg.Listeners {
+		if lns[i], err = net.Listen("tcp", lc.Listen); err != nil {
+			return nil, fmt.Errorf("listeners[%d].listen %q: %w", i, lc.Listen, err)
+		}
+	}
+	g.acmeHTTPPort = redirectPort(cfg, lns)
+	for i, lc := range cfg.Listeners {
+		l, err := g.buildListener(lc, fmt.Sprintf("listeners[%d]", i), lns[i])
 		if err != nil {
-			ln.Close()
 			return nil, err
 		}
 		g.listeners = append(g.listeners, l)
@@ -136,7 +164,7 @@ func or(d, def time.Duration) time.Duration {
 
 // Addr is the bound address of the listener with this name, or nil.
 func (g *Gateway) Addr(name string) net.Addr {
-	for _, l := range g.listeners {
+	for _, l := range g.allListeners() {
 		if l.cfg.Name == name {
 			return l.ln.Addr()
 		}
@@ -159,6 +187,9 @@ func (g *Gateway) Ready() error {
 	}
 	if !g.serving.Load() {
 		return errors.New("listeners not serving")
+	}
+	if g.cp != nil {
+		return g.cp.ready()
 	}
 	return nil
 }
@@ -197,6 +228,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 	for _, s := range g.certs {
 		eg.Go(func() error { return s.Run(ctx) })
 	}
+	for _, s := range g.acme {
+		eg.Go(func() error { return s.Run(ctx) })
+	}
+	if g.cp != nil {
+		defer g.cp.conn.Close()
+		eg.Go(func() error { return g.dyn.run(ctx) })
+		eg.Go(func() error { return g.cp.run(ctx) })
+	}
 	var pls []proxy.Listener
 	for _, l := range g.listeners {
 		eg.Go(func() error { return l.http.run(ctx, g.drain) })
@@ -220,7 +259,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 // closeBackends closes the idle pooled connections to backends once no
 // request can use them.
 func (g *Gateway) closeBackends() {
-	for _, l := range g.listeners {
+	for _, l := range g.allListeners() {
 		for _, r := range l.list {
 			for _, b := range r.backends {
 				if b.transport != nil {

@@ -8,7 +8,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/hopseal/hopseal/internal/telemetry"
 )
 
 // serveRoute is the HTTP handler of TLS listeners: the connection's route
@@ -19,9 +22,15 @@ func (g *Gateway) serveRoute(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no route", http.StatusInternalServerError) // unreachable: the feed always attaches one
 		return
 	}
-	rt := cs.route
+	rt := g.latestRoute(cs)
 	rec := &recorder{ResponseWriter: w}
 	start := time.Now()
+	if rt == nil {
+		rec.reason = "the route of this server name changed since the connection was made"
+		http.Error(rec, "misdirected request: open a new connection", http.StatusMisdirectedRequest)
+		g.request(cs, r, rec, cs.route.cfg.Hostname, "", time.Since(start))
+		return
+	}
 	if rt.hsts != "" {
 		w.Header().Set(hstsHeader, rt.hsts)
 	}
@@ -52,7 +61,12 @@ func (g *Gateway) dispatch(w *recorder, r *http.Request, rt *route) *backend {
 			http.NotFound(w, r)
 			return nil
 		}
-		b.proxy.ServeHTTP(w, r)
+		if b.proxy == nil {
+			w.reason = "the backend did not resolve; see the route's status"
+			http.Error(w, "backend not available", http.StatusInternalServerError)
+			return b
+		}
+		b.proxy.ServeHTTP(w, w.traced(r))
 		return b
 	}
 	return nil
@@ -88,7 +102,7 @@ func (g *Gateway) redirect(port int) http.HandlerFunc {
 
 // servedBy is the hostname of a route, on any listener, that serves host.
 func (g *Gateway) servedBy(host string) string {
-	for _, l := range g.listeners {
+	for _, l := range g.allListeners() {
 		if r := l.routes.lookup(host); r != nil {
 			return r.cfg.Hostname
 		}
@@ -121,15 +135,17 @@ func (g *Gateway) request(cs *conn, r *http.Request, rec *recorder, route, dest 
 		attrs = append(attrs, slog.String("reason", rec.reason))
 	}
 	g.log.LogAttrs(context.Background(), level, "http request", attrs...)
+	g.recordRequest(cs, r, rec, route, dest, time.Now().Add(-d), d)
 }
 
 // recorder notes the status and size of a response. Unwrap lets the
 // reverse proxy reach the connection's Flusher and Hijacker.
 type recorder struct {
 	http.ResponseWriter
-	code   int
-	bytes  int64
-	reason string
+	code     int
+	bytes    int64
+	reason   string
+	upstream atomic.Pointer[telemetry.Upstream] // the backend connection (traced)
 }
 
 func (w *recorder) WriteHeader(code int) {

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/hopseal/hopseal/internal/config"
+	"github.com/hopseal/hopseal/internal/gateway/certs"
 	"github.com/hopseal/hopseal/internal/proxy"
 	"github.com/hopseal/hopseal/internal/sniff"
+	"github.com/hopseal/hopseal/internal/telemetry"
 	"github.com/hopseal/hopseal/internal/tlsconf"
 )
 
@@ -47,6 +49,12 @@ type conn struct {
 	peerID   string
 	result   string
 	start    time.Time
+	// For /connections: the record's ID, a client certificate's subject
+	// (client_ca_file), the backend connection of passthrough.
+	recID      uint64
+	clientCert string
+	binding    string // of the public TLS session (TLSBinding)
+	upstream   *telemetry.Upstream
 }
 
 func (cs *conn) routeName() string {
@@ -96,6 +104,7 @@ func (g *Gateway) opener(l *listener) func(context.Context, net.Conn, *proxy.Flo
 		}
 		cs.result = ResultOK
 		g.events.Connection(l.cfg.Name, cs.routeName(), cs.mode(), cs.result)
+		g.beginConn(cs)
 		serve := st.Serve
 		if serve == nil {
 			serve = func(client net.Conn, _ []byte, upstream net.Conn) (int64, int64, error) {
@@ -179,11 +188,23 @@ func terminate(ctx context.Context, c net.Conn, cs *conn) (*proxy.Stream, error)
 		return nil, refuse(ResultHandshake, fmt.Errorf("TLS handshake: %w", err))
 	}
 	state := tc.ConnectionState()
-	cs.protocol = "http1"
-	if state.NegotiatedProtocol == "h2" {
-		cs.protocol = "http2"
-	}
 	cs.tlsVer, cs.cipher, _ = tlsconf.Describe(state)
+	cs.binding = TLSBinding(state)
+	if len(state.PeerCertificates) > 0 {
+		cs.clientCert = state.PeerCertificates[0].Subject.String()
+	}
+	switch state.NegotiatedProtocol {
+	case certs.ACMETLS1:
+		// A TLS-ALPN-01 challenge: the handshake was the answer.
+		cs.protocol = certs.ACMETLS1
+		return &proxy.Stream{Client: tc, Serve: func(net.Conn, []byte, net.Conn) (int64, int64, error) {
+			return 0, 0, tc.Close()
+		}}, nil
+	case "h2":
+		cs.protocol = "http2"
+	default:
+		cs.protocol = "http1"
+	}
 	return feedStream(cs, tc, cc), nil
 }
 
@@ -218,11 +239,15 @@ func feedStream(cs *conn, c net.Conn, counted *clientConn) *proxy.Stream {
 func (g *Gateway) passthrough(ctx context.Context, c net.Conn, cs *conn) (*proxy.Stream, error) {
 	b := cs.route.backends[0]
 	cs.protocol, cs.dest = "tls", b.cfg.Address
+	if b.cfg.Address == "" {
+		return nil, refuse(ResultBackend, errors.New("the route's backend did not resolve; see the route's status"))
+	}
 	up, err := dialMesh(ctx, b.cfg.Address, b.mesh)
 	if err != nil {
 		return nil, refuse(ResultBackend, fmt.Errorf("backend %s: %w", b.cfg.Address, err))
 	}
 	cs.peerID = b.cfg.ServerID.String()
+	cs.upstream = upstreamOf(up)
 	return &proxy.Stream{Client: c, Upstream: up}, nil
 }
 
@@ -249,8 +274,12 @@ func (g *Gateway) logConn(cs *conn, up, down int64, err error) {
 		slog.Int64("bytes_down", down),
 		slog.Float64("duration_ms", float64(time.Since(cs.start).Microseconds())/1000),
 	}
+	if cs.clientCert != "" {
+		attrs = append(attrs, slog.String("client_cert", cs.clientCert))
+	}
 	if err != nil {
 		attrs = append(attrs, slog.String("reason", err.Error()))
 	}
 	g.log.LogAttrs(context.Background(), level, "connection", attrs...)
+	g.endConn(cs, up, down, err)
 }

@@ -46,7 +46,7 @@ func (g *Gateway) status() any {
 		s.SPIFFEID = svid.ID.String()
 		s.SVIDNotAfter = &svid.Certificates[0].NotAfter
 	}
-	for _, l := range g.listeners {
+	for _, l := range g.allListeners() {
 		ls := ListenerStatus{Name: l.cfg.Name, Address: l.ln.Addr().String(), ProxyProtocol: l.cfg.ProxyProtocol,
 			ClientCAFile: l.cfg.ClientCAFile, RedirectPort: l.cfg.RedirectPort}
 		for _, r := range l.list {
@@ -79,7 +79,7 @@ func certificates(src certs.Source) []certs.Info {
 // certExpiry lists the certificates in force, for the expiry metric.
 func (g *Gateway) certExpiry() []telemetry.GatewayCert {
 	var out []telemetry.GatewayCert
-	for _, l := range g.listeners {
+	for _, l := range g.allListeners() {
 		for _, r := range l.list {
 			for _, c := range certificates(r.cert) {
 				out = append(out, telemetry.GatewayCert{Listener: l.cfg.Name, Route: r.cfg.Hostname, NotAfter: c.NotAfter})

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -53,6 +54,7 @@ type Sidecar struct {
 	serving atomic.Bool
 	obs     telemetry.Observers
 	http    *telemetry.HTTP
+	recent  *telemetry.Recent // /connections, for hopseal trace
 
 	// Transparent mode.
 	policyNow      func() *policy.Policy
@@ -82,7 +84,7 @@ func New(cfg *config.Proxy, opts Options) (_ *Sidecar, err error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	a, err := NewAgent(cfg.Identity(), opts.Clock, opts.Log)
+	a, err := NewAgent(cfg.Identity, opts.Clock, opts.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +118,8 @@ func New(cfg *config.Proxy, opts Options) (_ *Sidecar, err error) {
 			return nil, err
 		}
 	}
-	s.obs = telemetry.Observers{telemetry.FlowLog{Log: opts.Log}}
+	s.recent = telemetry.NewRecent(telemetry.DefaultRecentSize, telemetry.DefaultRecentOpen)
+	s.obs = telemetry.Observers{telemetry.FlowLog{Log: opts.Log}, s.recent}
 	if opts.Observer != nil {
 		s.obs = append(s.obs, opts.Observer)
 	}
@@ -167,8 +170,10 @@ func (s *Sidecar) Run(ctx context.Context) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	if s.admin != nil {
+		routes := map[string]http.Handler{"GET " + telemetry.ConnectionsPath: s.recent}
+		maps.Copy(routes, s.adminRoutes)
 		g.Go(func() error {
-			return telemetry.ServeAdmin(ctx, s.admin, telemetry.Admin{Registry: reg, Ready: s.Ready, Status: s.status, Routes: s.adminRoutes})
+			return telemetry.ServeAdmin(ctx, s.admin, telemetry.Admin{Registry: reg, Ready: s.Ready, Status: s.status, Routes: routes})
 		})
 	}
 	if err := s.agent.Start(ctx); err != nil {

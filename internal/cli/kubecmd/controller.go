@@ -23,7 +23,7 @@ type controllerOptions struct {
 	proxy                              proxyFlags
 	webhookNames                       []string
 	svidTTL                            time.Duration
-	leaderElect                        bool
+	leaderElect, gatewayAPI            bool
 }
 
 func controllerCmd(g *cli.Globals) *cobra.Command {
@@ -63,12 +63,13 @@ the webhook's caBundle and the status of hopseal's policies.`,
 	f.DurationVar(&o.svidTTL, "svid-ttl", ca.DefaultSVIDTTL, "lifetime of workload certificates")
 	f.StringSliceVar(&o.webhookNames, "webhook-names", nil, "DNS names of the webhook's certificate (default: the hopseal-controller Service's), for a webhook reached another way")
 	f.BoolVar(&o.leaderElect, "leader-elect", true, "elect one replica to write to the cluster (Lease hopseal-controller)")
+	f.BoolVar(&o.gatewayAPI, "gateway-api", false, "follow Gateway API resources of GatewayClasses with controllerName hopseal.io/gateway-controller and configure hopseal gateways from them")
 	return cmd
 }
 
 func (o *controllerOptions) config() (controller.Config, error) {
 	cfg := controller.Config{Namespace: o.namespace, CASecret: o.caSecret, RootCASecret: o.rootCASecret, SVIDTTL: o.svidTTL,
-		DataDir: o.dataDir, LeaderElect: o.leaderElect, Identity: envOr("POD_NAME", hostname()), WebhookNames: o.webhookNames}
+		DataDir: o.dataDir, LeaderElect: o.leaderElect, GatewayAPI: o.gatewayAPI, Identity: envOr("POD_NAME", hostname()), WebhookNames: o.webhookNames}
 	var err error
 	if cfg.TrustDomain, err = spiffeid.TrustDomainFromString(o.trustDomain); err != nil {
 		return cfg, fmt.Errorf("--trust-domain %q: %w", o.trustDomain, err)

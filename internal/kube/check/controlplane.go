@@ -21,6 +21,7 @@ const logsHint = "see why: kubectl -n " + Namespace + " describe deploy/" + Cont
 
 var crdCategory = category{name: "hopseal-crds", checks: fixed(
 	check{desc: "hopseal CRDs are installed", fatal: true, run: crdsInstalled},
+	gatewayCRDCheck,
 )}
 
 func crdsInstalled(ctx context.Context, e *Env) outcome {

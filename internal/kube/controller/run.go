@@ -46,7 +46,10 @@ type Config struct {
 	// WebhookNames are the DNS names of the webhook's certificate; empty:
 	// the hopseal-controller Service's.
 	WebhookNames []string
-	Log          *slog.Logger
+	// GatewayAPI: follow Gateway API resources of hopseal's GatewayClasses
+	// and stream their configuration to hopseal gateways.
+	GatewayAPI bool
+	Log        *slog.Logger
 }
 
 // Run serves the CA, the mesh stream, the sidecar injector and the admin
@@ -99,29 +102,45 @@ func Run(ctx context.Context, cfg Config) error {
 	bundle := func() []byte { return pki.EncodeCerts(authority.Bundle().X509Authorities()...) }
 	meshSrv := &mesh.Server{State: state, Bundles: authority, Now: time.Now, Log: log, PodWait: 10 * time.Second, Coalesce: 100 * time.Millisecond, Events: metrics}
 	hook := &webhook.Handler{Config: cfg.Inject, Namespaces: webhook.FromClient(cs), Log: log}
+	var gw *gatewayAPI
+	if cfg.GatewayAPI {
+		gw = newGatewayAPI(cs, dyn, state, authority, log)
+	}
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return ca.NewServer(authority, nil, log).Serve(ctx, ca.Listeners{
-			Issuer:   cfg.Listen,
-			Register: func(r grpc.ServiceRegistrar) { meshv1.RegisterMeshServer(r, meshSrv) },
+			Issuer: cfg.Listen,
+			Register: func(r grpc.ServiceRegistrar) {
+				meshv1.RegisterMeshServer(r, meshSrv)
+				if gw != nil {
+					meshv1.RegisterGatewaysServer(r, gw.server)
+				}
+			},
 		})
 	})
+	if gw != nil {
+		g.Go(func() error { return gw.run(ctx) })
+	}
 	g.Go(func() error { return serving.Run(ctx) })
 	g.Go(func() error { return webhook.Serve(ctx, cfg.WebhookListen, hook, serving.GetCertificate, log) })
 	g.Go(func() error {
 		return telemetry.ServeAdmin(ctx, cfg.AdminListen, telemetry.Admin{Registry: reg, Ready: func() error { return nil }})
 	})
 	writer := &Writer{Client: cs, Dyn: dyn, State: state, System: cfg.Namespace, Bundle: bundle, Log: log, Resync: time.Minute}
+	if gw != nil {
+		writer.BundleAlso = gw
+	}
 	g.Go(func() error {
 		if !cfg.LeaderElect {
 			metrics.Leading(true)
-			return writer.Run(ctx)
+			gw.alongside(ctx, writer.Run)
+			return nil
 		}
 		Lead(ctx, cs, cfg.Namespace, cfg.Identity, log, func(ctx context.Context) {
 			metrics.Leading(true)
 			defer metrics.Leading(false)
-			writer.Run(ctx)
+			gw.alongside(ctx, writer.Run)
 		})
 		return nil
 	})

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +31,16 @@ type Writer struct {
 	// Resync rewrites everything this often even without a change seen,
 	// to pick up a new bundle and repair edits by hand.
 	Resync time.Duration
+	// BundleAlso names more namespaces that need the trust bundle (those
+	// of hopseal's Gateways); may be nil.
+	BundleAlso BundleNamespaces
+}
+
+// BundleNamespaces are namespaces that need the trust bundle, and a
+// channel closed when they may have changed.
+type BundleNamespaces interface {
+	Namespaces() []string
+	Changed() <-chan struct{}
 }
 
 // Run writes at once, after each change and at each resync, until ctx
@@ -40,11 +51,16 @@ func (w *Writer) Run(ctx context.Context) error {
 	hook := w.watchWebhook(ctx)
 	for {
 		changed := w.State.Changed()
+		var alsoChanged <-chan struct{}
+		if w.BundleAlso != nil {
+			alsoChanged = w.BundleAlso.Changed()
+		}
 		w.once(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-changed:
+		case <-alsoChanged:
 		case <-hook:
 		case <-resync.C:
 		}
@@ -100,15 +116,19 @@ func (w *Writer) once(ctx context.Context) {
 	}
 }
 
-// needBundle: the system namespace, namespaces with injection, and any
-// namespace holding an injected pod (a pod may opt in by annotation).
+// needBundle: the system namespace, namespaces with injection, any
+// namespace holding an injected pod (a pod may opt in by annotation), and
+// those BundleAlso names (gateway pods mount the bundle too).
 func (w *Writer) needBundle(nss []*corev1.Namespace) []string {
-	var out []string
+	var out, also []string
+	if w.BundleAlso != nil {
+		also = w.BundleAlso.Namespaces()
+	}
 	for _, ns := range nss {
 		if ns.DeletionTimestamp != nil {
 			continue
 		}
-		if ns.Name == w.System || ns.Labels[inject.LabelInject] == inject.Enabled || w.hasInjectedPod(ns.Name) {
+		if ns.Name == w.System || ns.Labels[inject.LabelInject] == inject.Enabled || w.hasInjectedPod(ns.Name) || slices.Contains(also, ns.Name) {
 			out = append(out, ns.Name)
 		}
 	}

@@ -2,21 +2,16 @@ package mesh
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	meshv1 "github.com/hopseal/hopseal/api/mesh/v1"
-	"github.com/hopseal/hopseal/internal/pki"
 )
 
 // Server streams snapshots to proxies (meshv1.MeshServer) over TLS. It
@@ -128,20 +123,7 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// callerID is the SPIFFE ID of the client certificate, verified as an
-// X.509-SVID of the mesh for client authentication.
+// callerID is the SPIFFE ID of the caller's verified client certificate.
 func (s *Server) callerID(ctx context.Context) (spiffeid.ID, error) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return spiffeid.ID{}, errors.New("no peer")
-	}
-	info, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(info.State.PeerCertificates) == 0 {
-		return spiffeid.ID{}, errors.New("a client certificate (the proxy's SVID) is required")
-	}
-	id, err := pki.VerifySVID(info.State.PeerCertificates, s.Bundles, x509.ExtKeyUsageClientAuth, s.Now())
-	if err != nil {
-		return spiffeid.ID{}, fmt.Errorf("client certificate: %w", err)
-	}
-	return id, nil
+	return CallerID(ctx, s.Bundles, s.Now())
 }

@@ -32,3 +32,14 @@ app.kubernetes.io/component: controller
 {{- define "hopseal.proxyImage" -}}
 {{ .Values.images.proxy.repository }}:{{ .Values.images.proxy.tag | default .Chart.AppVersion }}
 {{- end }}
+
+{{/* Labels that select the gateway's pods; never change them. */}}
+{{- define "hopseal.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: hopseal
+app.kubernetes.io/component: gateway
+{{- end }}
+
+{{/* Namespaces whose Secrets the controller may get for Gateways. */}}
+{{- define "hopseal.gatewaySecretNamespaces" -}}
+{{- if .Values.gateway.secretNamespaces }}{{ join " " .Values.gateway.secretNamespaces }}{{ else }}{{ .Values.gateway.namespace }}{{ end }}
+{{- end }}
