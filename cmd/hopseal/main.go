@@ -6,9 +6,12 @@ import (
 	"os"
 
 	"github.com/hopseal/hopseal/internal/cli"
+	"github.com/hopseal/hopseal/internal/cli/edgecmd"
 	"github.com/hopseal/hopseal/internal/cli/kubecmd"
 )
 
 func main() {
-	os.Exit(cli.Main(func(ctx context.Context, args []string) error { return cli.Run(ctx, args, kubecmd.Commands()...) }))
+	os.Exit(cli.Main(func(ctx context.Context, args []string) error {
+		return cli.Run(ctx, args, append(edgecmd.Commands(), kubecmd.Commands()...)...)
+	}))
 }

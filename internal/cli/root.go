@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -62,15 +63,24 @@ type (
 	Command = func(*Globals) *cobra.Command
 )
 
+// NewGlobals returns the globals of a command run outside Run (in tests):
+// logs go to w at level.
+func NewGlobals(w io.Writer, level string) *Globals {
+	return &globals{logLevel: level, logs: telemetry.NewLineBuffer(w, 0)}
+}
+
+// Flush writes out the logs still buffered.
+func (g *globals) Flush() { g.logs.Flush() }
+
 // Logger returns the logger the global flags ask for.
 func (g *globals) Logger(defaultFormat string) (*slog.Logger, error) { return g.logger(defaultFormat) }
 
 // Run executes hopseal's command line: the commands of this package and
-// extra ones (those that need Kubernetes' libraries live elsewhere, so
-// hopseal-proxy does not link them).
+// extra ones (the gateway's and those that need Kubernetes' libraries live
+// elsewhere, so hopseal-proxy does not link them).
 func Run(ctx context.Context, args []string, extra ...Command) error {
 	core := []Command{
-		func(*Globals) *cobra.Command { return versionCmd() }, caCmd, proxyCmd, gatewayCmd, traceCmd, demoCmd,
+		func(*Globals) *cobra.Command { return versionCmd() }, caCmd, proxyCmd, demoCmd,
 		func(*Globals) *cobra.Command { return initNetCmd() },
 	}
 	return run(ctx, "hopseal", "Encrypt every hop of service traffic with mutual TLS, and prove it", args, append(core, extra...))

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"net/http"
@@ -134,7 +133,7 @@ func (g *Gateway) request(cs *conn, r *http.Request, rec *recorder, route, dest 
 	if rec.reason != "" {
 		attrs = append(attrs, slog.String("reason", rec.reason))
 	}
-	g.log.LogAttrs(context.Background(), level, "http request", attrs...)
+	telemetry.LogLine(g.log, level, "http request", attrs)
 	g.recordRequest(cs, r, rec, route, dest, time.Now().Add(-d), d)
 }
 

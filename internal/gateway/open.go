@@ -280,6 +280,6 @@ func (g *Gateway) logConn(cs *conn, up, down int64, err error) {
 	if err != nil {
 		attrs = append(attrs, slog.String("reason", err.Error()))
 	}
-	g.log.LogAttrs(context.Background(), level, "connection", attrs...)
+	telemetry.LogLine(g.log, level, "connection", attrs)
 	g.endConn(cs, up, down, err)
 }

@@ -45,7 +45,7 @@ func (l FlowLog) FlowEnded(f proxy.Flow) {
 	if f.Reason != "" {
 		attrs = append(attrs, slog.String("reason", f.Reason))
 	}
-	logLine(l.Log, level, "connection", attrs)
+	LogLine(l.Log, level, "connection", attrs)
 }
 
 func idString(p proxy.Peer) string {

@@ -68,7 +68,7 @@ func (h *HTTP) Flow(dir proxy.Direction, peer spiffeid.ID) func(l7.Request) {
 		c.counter.Inc()
 		latency.Observe(r.Duration.Seconds())
 		var buf [13]slog.Attr
-		logLine(h.log, level, "http request", requestAttrs(buf[:0], dir, id, decision, r))
+		LogLine(h.log, level, "http request", requestAttrs(buf[:0], dir, id, decision, r))
 	}
 }
 

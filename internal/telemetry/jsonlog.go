@@ -101,8 +101,10 @@ func appendAttr(b []byte, a slog.Attr) []byte {
 	return appendFlatValue(b, a.Value)
 }
 
-// logLine logs attrs at level through log: by flatJSON.write when it can.
-func logLine(log *slog.Logger, level slog.Level, msg string, attrs []slog.Attr) {
+// LogLine logs attrs at level through log, as log.LogAttrs would, but
+// without building a slog.Record when the handler is NewLogger's JSON one
+// and the attributes are flat: per-connection and per-request lines use it.
+func LogLine(log *slog.Logger, level slog.Level, msg string, attrs []slog.Attr) {
 	ctx := context.Background()
 	h := log.Handler()
 	if !h.Enabled(ctx, level) {

@@ -97,9 +97,9 @@ func TestLogLineIsSlogJSON(t *testing.T) {
 	attrs := []slog.Attr{slog.String("path", "/a\"b"), slog.Int("status", 403), slog.Float64("duration_ms", 1.25)}
 	var fast, want bytes.Buffer
 	opts := &slog.HandlerOptions{}
-	logLine(slog.New(newFlatJSON(&fast, opts)), slog.LevelWarn, "http request", attrs)
-	logLine(slog.New(slog.NewJSONHandler(&want, opts)), slog.LevelWarn, "http request", attrs)
-	logLine(slog.New(newFlatJSON(&fast, opts)), slog.LevelDebug, "below the level", attrs)
+	LogLine(slog.New(newFlatJSON(&fast, opts)), slog.LevelWarn, "http request", attrs)
+	LogLine(slog.New(slog.NewJSONHandler(&want, opts)), slog.LevelWarn, "http request", attrs)
+	LogLine(slog.New(newFlatJSON(&fast, opts)), slog.LevelDebug, "below the level", attrs)
 	untimed := func(b []byte) string {
 		_, rest, ok := bytes.Cut(b, []byte(`","level"`))
 		if !ok {

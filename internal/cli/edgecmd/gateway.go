@@ -1,4 +1,4 @@
-package cli
+package edgecmd
 
 import (
 	"fmt"
@@ -9,11 +9,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hopseal/hopseal/internal/cli"
 	"github.com/hopseal/hopseal/internal/config"
 	"github.com/hopseal/hopseal/internal/gateway"
 )
 
-func gatewayCmd(g *globals) *cobra.Command {
+func gatewayCmd(g *cli.Globals) *cobra.Command {
 	var path, gwName, adminListen string
 	var check, controlPlane bool
 	cmd := &cobra.Command{
@@ -44,7 +45,7 @@ the pod's environment and volumes, as an injected proxy's does.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: valid\n", path)
 				return nil
 			}
-			log, err := g.logger("json")
+			log, err := g.Logger("json")
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package cli
+package edgecmd
 
 import (
 	"bytes"
@@ -9,22 +9,22 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hopseal/hopseal/internal/cli"
 	"github.com/hopseal/hopseal/internal/pki"
-	"github.com/hopseal/hopseal/internal/telemetry"
 	"github.com/hopseal/hopseal/internal/testpki"
 )
 
 // runGateway runs `hopseal gateway args…` in process.
 func runGateway(args ...string) (stdout, logs string, err error) {
 	var out, logBuf bytes.Buffer
-	g := &globals{logLevel: "info", logs: telemetry.NewLineBuffer(&logBuf, 0)}
+	g := cli.NewGlobals(&logBuf, "info")
 	cmd := gatewayCmd(g)
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
 	cmd.SetArgs(args)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	err = cmd.ExecuteContext(context.Background())
-	g.logs.Flush()
+	g.Flush()
 	return out.String(), logBuf.String(), err
 }
 
@@ -93,10 +93,10 @@ func TestGatewayCommand(t *testing.T) {
 
 // The gateway belongs to the full binary, not to the data plane's.
 func TestGatewayRegistered(t *testing.T) {
-	if err := Run(context.Background(), []string{"gateway", "--help"}); err != nil {
+	if err := cli.Run(context.Background(), []string{"gateway", "--help"}, Commands()...); err != nil {
 		t.Errorf("hopseal gateway --help: %v", err)
 	}
-	if err := RunDataPlane(context.Background(), []string{"gateway", "--help"}); err == nil || !strings.Contains(err.Error(), "unknown command") {
+	if err := cli.RunDataPlane(context.Background(), []string{"gateway", "--help"}); err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Errorf("hopseal-proxy gateway: %v, want unknown command", err)
 	}
 }

@@ -1,4 +1,4 @@
-package cli
+package edgecmd
 
 import (
 	"errors"
@@ -6,10 +6,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hopseal/hopseal/internal/cli"
 	"github.com/hopseal/hopseal/internal/trace"
 )
 
-func traceCmd(*globals) *cobra.Command {
+func traceCmd(*cli.Globals) *cobra.Command {
 	var o trace.Options
 	var resolve []string
 	cmd := &cobra.Command{
@@ -42,7 +43,7 @@ network in plaintext.
 			ch := trace.Build(obs)
 			trace.Print(cmd.OutOrStdout(), ch)
 			if len(ch.Problems) > 0 {
-				return &ExitError{Code: 1, Err: errors.New("trace: a hop crosses a network in plaintext")}
+				return &cli.ExitError{Code: 1, Err: errors.New("trace: a hop crosses a network in plaintext")}
 			}
 			return nil
 		},
