@@ -11,13 +11,18 @@ import (
 // The proxy's admin port and logs, read from the test. The admin port is on
 // the pod's loopback, so requests are made from inside the pod.
 
+// AdminClient is an HTTP client whose connections start inside the pod,
+// for the proxy's admin port.
+func (p *MeshPod) AdminClient() *http.Client {
+	return &http.Client{Timeout: meshClientTimeout, Transport: &http.Transport{
+		DialContext: p.dialContext, DisableKeepAlives: true,
+	}}
+}
+
 // AdminGet fetches path from the proxy's admin port inside the pod.
 func (p *MeshPod) AdminGet(t testing.TB, path string) (int, string) {
 	t.Helper()
-	c := &http.Client{Timeout: meshClientTimeout, Transport: &http.Transport{
-		DialContext: p.dialContext, DisableKeepAlives: true,
-	}}
-	resp, err := c.Get("http://" + MeshAdminAddr + path)
+	resp, err := p.AdminClient().Get("http://" + MeshAdminAddr + path)
 	if err != nil {
 		t.Fatalf("pod %s: GET %s from the proxy's admin port: %v", p.Name, path, err)
 	}

@@ -2,11 +2,14 @@ package mesh_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hopseal/hopseal/internal/audit"
+	"github.com/hopseal/hopseal/internal/audit/proxies"
 	"github.com/hopseal/hopseal/internal/testenv"
 )
 
@@ -89,4 +92,30 @@ func TestStrictAndPermissive(t *testing.T) {
 			}
 		})
 	}
+
+	// The audit reads the same from the proxies' admin endpoints: the
+	// permissive pod's plaintext hops are findings; the strict pod let
+	// nothing through.
+	t.Run("audit evidence", func(t *testing.T) {
+		evidence := func(p *testenv.MeshPod) audit.Evidence {
+			ev := proxies.Collect(context.Background(), p.AdminClient(), []string{testenv.MeshAdminAddr}, time.Now())
+			if ev.Partial != "" {
+				t.Fatalf("evidence of %s is partial: %s", p.Name, ev.Partial)
+			}
+			return ev
+		}
+		perm := evidence(permissive)
+		if len(perm.Findings) != 1 || perm.Findings[0].Rule != "telemetry/plaintext-accepted" ||
+			perm.Findings[0].Subject.Source != plain.IP.String() || len(perm.Findings[0].Evidence) != 2 {
+			t.Errorf("permissive pod's findings %+v: want one plaintext-accepted from %s, with both connections as evidence", perm.Findings, plain.IP)
+		}
+		for _, h := range perm.Hops {
+			if h.Encrypted || h.Source != plain.IP.String() {
+				t.Errorf("permissive pod's hop %+v: want plaintext from %s", h, plain.IP)
+			}
+		}
+		if st := evidence(strict); len(st.Findings) != 0 || len(st.Hops) != 0 {
+			t.Errorf("strict pod's evidence: findings %+v, hops %+v; it refused every plaintext connection", st.Findings, st.Hops)
+		}
+	})
 }

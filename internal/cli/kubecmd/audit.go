@@ -16,8 +16,9 @@ SC-8(1), SC-12, SC-13; PCI DSS 4.0 4.2.1 and 4.2.1.1; HIPAA 164.312(e)(1)):
 
   capture   classify captured traffic (pcap, pcapng or a live interface)
   cluster   scan a cluster's configuration
+  proxies   record what hopseal's proxies and gateways saw
   report    combine evidence files into a report (text, JSON, SARIF, Markdown, HTML)`,
 	}
-	cmd.AddCommand(auditCaptureCmd(g), auditClusterCmd(g), auditReportCmd(g))
+	cmd.AddCommand(auditCaptureCmd(g), auditClusterCmd(g), auditProxiesCmd(g), auditReportCmd(g))
 	return cmd
 }
