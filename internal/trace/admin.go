@@ -67,7 +67,9 @@ func fetchGateway(ctx context.Context, c *http.Client, admin string) GatewayView
 
 // FetchProxy reads what a proxy's admin endpoint (host:port) says of
 // itself and of its recent connections; Err says why it could not.
-func FetchProxy(ctx context.Context, c *http.Client, admin string) ProxyView { return fetchProxy(ctx, c, admin) }
+func FetchProxy(ctx context.Context, c *http.Client, admin string) ProxyView {
+	return fetchProxy(ctx, c, admin)
+}
 
 func fetchProxy(ctx context.Context, c *http.Client, admin string) ProxyView {
 	v := ProxyView{Admin: admin}

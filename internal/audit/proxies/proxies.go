@@ -111,7 +111,7 @@ func protocol(r telemetry.Record) string {
 func plaintextFinding(admin, self, src, dst string, r telemetry.Record) audit.Finding {
 	f := audit.Finding{
 		Severity: audit.High, Controls: audit.InTransit,
-		Subject:  audit.Subject{Kind: "flow", Name: src + " → " + dst, Source: src, Dest: dst},
+		Subject: audit.Subject{Kind: "flow", Name: src + " → " + dst, Source: src, Dest: dst},
 		Evidence: []string{fmt.Sprintf("%s (admin %s) saw a plaintext %s connection from %s to %s at %s, protocol %s",
 			self, admin, cmp.Or(r.Direction, "gateway"), r.Source, r.Destination, r.Start.UTC().Format(time.RFC3339), cmp.Or(r.Protocol, "tcp"))},
 	}
