@@ -64,7 +64,7 @@ func TestACMEPebble(t *testing.T) {
 			peb := startPebble(t, port(door.tlsLn), port(door.httpLn))
 			var l logs
 			cfg := ACME{
-				DirectoryURL: peb.directory, CARootsFile: peb.rootsFile,
+				DirectoryURL: peb.Directory, CARootsFile: peb.RootsFile,
 				StorageDir: filepath.Join(t.TempDir(), "acme"), Hostnames: []string{host},
 			}
 			if challenge == "tls-alpn-01" {
@@ -81,7 +81,7 @@ func TestACMEPebble(t *testing.T) {
 			stop := runACME(t, src)
 			testenv.Eventually(t, obtainWait, "a certificate for "+host, obtained(src, host))
 
-			roots := peb.issuingRoots(t)
+			roots := peb.IssuingRoots(t)
 			chain, err := dialSNI(t, door.tlsLn.Addr(), roots, host)
 			if err != nil {
 				t.Fatalf("handshake verifying against pebble's root: %v", err)
@@ -103,7 +103,7 @@ func TestACMEPebble(t *testing.T) {
 
 			// The same storage, with pebble stopped: only storage can serve.
 			stop()
-			peb.proc.Stop()
+			peb.Proc.Stop()
 			again, err := NewACME(cfg, l.logger())
 			if err != nil {
 				t.Fatal(err)
@@ -127,7 +127,7 @@ func TestACMERenewal(t *testing.T) {
 	door := openFrontDoor(t)
 	peb := startPebble(t, port(door.tlsLn), port(door.httpLn))
 	src, err := NewACME(ACME{
-		DirectoryURL: peb.directory, CARootsFile: peb.rootsFile, StorageDir: t.TempDir(),
+		DirectoryURL: peb.Directory, CARootsFile: peb.RootsFile, StorageDir: t.TempDir(),
 		Hostnames: []string{host}, TLSALPNPort: port(door.tlsLn),
 	}, nil)
 	if err != nil {
@@ -138,7 +138,7 @@ func TestACMERenewal(t *testing.T) {
 	door.serve()
 	runACME(t, src)
 	testenv.Eventually(t, obtainWait, "a certificate for "+host, obtained(src, host))
-	roots := peb.issuingRoots(t)
+	roots := peb.IssuingRoots(t)
 	first, err := dialSNI(t, door.tlsLn.Addr(), roots, host)
 	if err != nil {
 		t.Fatal(err)
