@@ -185,24 +185,9 @@ func parseKey(data []byte) (crypto.Signer, error) {
 // parseChain returns the certificates of a PEM file, leaf first, checking
 // that each is issued by the next one.
 func parseChain(data []byte) ([]*x509.Certificate, error) {
-	var chain []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("unexpected PEM block %q; the certificate file holds only CERTIFICATE blocks (the key goes in its own file)", block.Type)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(chain)+1, err)
-		}
-		chain = append(chain, c)
-	}
-	if len(chain) == 0 {
-		return nil, errors.New("no PEM certificate found; give a PEM file with the leaf certificate first, then its issuers")
+	chain, err := pki.ParseCerts(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w; give a PEM file with only the leaf certificate first, then its issuers (the key goes in its own file)", err)
 	}
 	for i := 0; i+1 < len(chain); i++ {
 		if err := chain[i].CheckSignatureFrom(chain[i+1]); err != nil {
