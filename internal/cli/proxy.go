@@ -3,8 +3,6 @@ package cli
 import (
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -40,15 +38,7 @@ func proxyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go func() {
-				for range hup {
-					log.Info("SIGHUP: renewing the SVID and re-reading policy and discovery now")
-					sc.Reload()
-				}
-			}()
+			defer OnSIGHUP(log, "renewing the SVID and re-reading policy and discovery now", sc.Reload)()
 			attrs := []any{}
 			for _, in := range cfg.Inbound {
 				attrs = append(attrs, "inbound."+in.Name, sc.Addr(in.Name).String())

@@ -63,6 +63,29 @@ type (
 	Command = func(*Globals) *cobra.Command
 )
 
+// OnSIGHUP calls reload, after logging what, each time the process gets
+// SIGHUP, until the returned stop is called.
+func OnSIGHUP(log *slog.Logger, what string, reload func()) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				log.Info("SIGHUP: " + what)
+				reload()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
+}
+
 // NewGlobals returns the globals of a command run outside Run (in tests):
 // logs go to w at level.
 func NewGlobals(w io.Writer, level string) *Globals {

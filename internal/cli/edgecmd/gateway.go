@@ -3,9 +3,7 @@ package edgecmd
 import (
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -53,15 +51,7 @@ the pod's environment and volumes, as an injected proxy's does.`,
 			if err != nil {
 				return err
 			}
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
-			go func() {
-				for range hup {
-					log.Info("SIGHUP: renewing the SVID and re-reading certificate files now")
-					gw.Reload()
-				}
-			}()
+			defer cli.OnSIGHUP(log, "renewing the SVID and re-reading certificate files now", gw.Reload)()
 			attrs := []any{}
 			for _, l := range cfg.Listeners {
 				attrs = append(attrs, "listener."+l.Name, gw.Addr(l.Name).String())
