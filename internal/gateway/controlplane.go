@@ -14,6 +14,7 @@ import (
 	meshv1 "github.com/hopseal/hopseal/api/mesh/v1"
 	"github.com/hopseal/hopseal/internal/config"
 	"github.com/hopseal/hopseal/internal/identity"
+	"github.com/hopseal/hopseal/internal/meshwatch"
 	"github.com/hopseal/hopseal/internal/tlsconf"
 )
 
@@ -70,25 +71,9 @@ func (g *Gateway) setupControlPlane(cfg *config.Gateway, cp ControlPlane) error 
 // run follows the stream until ctx ends, calling again after each end; the
 // configuration in force stays while the controller cannot be reached.
 func (c *controlPlane) run(ctx context.Context) error {
-	backoff := c.minBackoff
-	for {
-		got, err := c.watch(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if got {
-			backoff = c.minBackoff
-		}
-		c.g.log.Warn("controller stream ended; keeping the configuration in force and calling again", "error", err, "retry_in", backoff.String())
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		backoff = min(2*backoff, c.maxBackoff)
-	}
+	return meshwatch.Follow(ctx, c.minBackoff, c.maxBackoff, c.watch, func(err error, retry time.Duration) {
+		c.g.log.Warn("controller stream ended; keeping the configuration in force and calling again", "error", err, "retry_in", retry.String())
+	})
 }
 
 func (c *controlPlane) watch(ctx context.Context) (got bool, err error) {

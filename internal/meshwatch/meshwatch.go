@@ -60,16 +60,27 @@ func New(conn grpc.ClientConnInterface, td spiffeid.TrustDomain, namespace, pod 
 
 // Run follows the stream until ctx ends, calling again after each end.
 func (c *Client) Run(ctx context.Context) error {
-	backoff := c.MinBackoff
+	return Follow(ctx, c.MinBackoff, c.MaxBackoff, c.watch, func(err error, retry time.Duration) {
+		c.log.Warn("mesh stream ended; keeping the last view and calling again", "error", err, "retry_in", retry.String())
+	})
+}
+
+// Follow runs watch (one stream of a control-plane RPC; got says whether
+// anything arrived on it) until ctx ends, calling again after each end with
+// a backoff from least doubling to most, back to least once a stream
+// delivered. ended hears of each end; what the streams delivered stays in
+// force.
+func Follow(ctx context.Context, least, most time.Duration, watch func(context.Context) (got bool, err error), ended func(err error, retry time.Duration)) error {
+	backoff := least
 	for {
-		got, err := c.watch(ctx)
+		got, err := watch(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if got {
-			backoff = c.MinBackoff
+			backoff = least
 		}
-		c.log.Warn("mesh stream ended; keeping the last view and calling again", "error", err, "retry_in", backoff.String())
+		ended(err, backoff)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -77,7 +88,7 @@ func (c *Client) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		backoff = min(2*backoff, c.MaxBackoff)
+		backoff = min(2*backoff, most)
 	}
 }
 
