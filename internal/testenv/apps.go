@@ -25,13 +25,22 @@ func HashServer(t testing.TB) string {
 }
 
 // ServeTCP runs handle for each connection on a loopback listener until
-// test cleanup, which closes open connections and waits for handlers.
+// test cleanup (see ServeConns) and returns its address.
 func ServeTCP(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	ServeConns(t, l, handle)
+	return l.Addr().String()
+}
+
+// ServeConns runs handle for each connection l accepts, each in its own
+// goroutine, and closes the connection when handle returns. Test cleanup
+// closes l and the connections still open, so blocked handlers return,
+// and waits for them.
+func ServeConns(t testing.TB, l net.Listener, handle func(net.Conn)) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex // guards conns
@@ -46,9 +55,7 @@ func ServeTCP(t testing.TB, handle func(net.Conn)) string {
 		mu.Unlock()
 		wg.Wait()
 	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
@@ -57,15 +64,12 @@ func ServeTCP(t testing.TB, handle func(net.Conn)) string {
 			mu.Lock()
 			conns[c] = struct{}{}
 			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				defer func() { mu.Lock(); delete(conns, c); mu.Unlock(); c.Close() }()
 				handle(c)
-			}()
+			})
 		}
-	}()
-	return l.Addr().String()
+	})
 }
 
 // RoundTrip dials addr, sends payload, half-closes and returns everything

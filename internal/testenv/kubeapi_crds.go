@@ -20,26 +20,34 @@ var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Ver
 // until the API server serves them.
 func (k *Kube) InstallCRDs(t testing.TB) {
 	t.Helper()
+	var crds []*unstructured.Unstructured
+	for _, m := range deploy.CRDs() {
+		objs, err := deploy.Objects(m.YAML)
+		if err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		crds = append(crds, objs...)
+	}
+	k.CreateCRDs(t, crds)
+}
+
+// CreateCRDs creates CustomResourceDefinitions in k (already there is
+// fine) and waits until each is Established, so the API server serves it.
+func (k *Kube) CreateCRDs(t testing.TB, crds []*unstructured.Unstructured) {
+	t.Helper()
 	dyn, err := dynamic.NewForConfig(k.RESTConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var names []string
-	for _, m := range deploy.CRDs() {
-		objs, err := deploy.Objects(m.YAML)
-		if err != nil {
-			t.Fatalf("%s: %v", m.Name, err)
-		}
-		for _, obj := range objs {
-			names = append(names, obj.GetName())
-			if _, err := dyn.Resource(crdResource).Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-				t.Fatalf("create CRD from %s: %v", m.Name, err)
-			}
+	for _, obj := range crds {
+		if _, err := dyn.Resource(crdResource).Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("create CRD %s: %v", obj.GetName(), err)
 		}
 	}
-	for _, name := range names {
+	for _, obj := range crds {
+		name := obj.GetName()
 		Eventually(t, 30*time.Second, "CRD "+name+" to be Established", func() bool {
 			crd, err := dyn.Resource(crdResource).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {

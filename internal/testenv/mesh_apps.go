@@ -122,37 +122,10 @@ func (m *Mesh) RunHostEchoApp(t testing.TB) *App {
 
 func serveEcho(t testing.TB, l net.Listener) *App {
 	a := &App{Addr: l.Addr().String()}
-	var wg sync.WaitGroup
-	var mu sync.Mutex // guards open
-	open := map[net.Conn]bool{}
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			a.accepted()
-			mu.Lock()
-			open[c] = true
-			mu.Unlock()
-			wg.Go(func() {
-				n, _ := io.Copy(c, c)
-				a.record(AppConn{Remote: c.RemoteAddr().String(), Bytes: int(n)})
-				mu.Lock()
-				delete(open, c)
-				mu.Unlock()
-				c.Close()
-			})
-		}
+	ServeConns(t, l, func(c net.Conn) {
+		a.accepted()
+		n, _ := io.Copy(c, c)
+		a.record(AppConn{Remote: c.RemoteAddr().String(), Bytes: int(n)})
 	})
 	return a
 }

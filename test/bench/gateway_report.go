@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 )
@@ -53,7 +52,7 @@ func summarizeGateway(o options, samples map[string]map[string][]gwSample, setti
 	for _, kind := range routeKinds {
 		s := samples[kind]
 		row := func(metric string, get func(gwSample) float64, format func(float64) string) (h, n, hp float64) {
-			h, n, hp = gwMedian(s["hopseal"], get), gwMedian(s["nginx"], get), gwMedian(s["haproxy"], get)
+			h, n, hp = median(s["hopseal"], get), median(s["nginx"], get), median(s["haproxy"], get)
 			r.add(kind, metric, format(h), format(n), format(hp), times(h/n), times(h/hp))
 			return h, n, hp
 		}
@@ -114,19 +113,4 @@ func byFront(v map[string]string) string {
 		return "all three: " + v[frontNames[0]]
 	}
 	return strings.Join(parts, "; ")
-}
-
-func gwMedian(ss []gwSample, get func(gwSample) float64) float64 {
-	if len(ss) == 0 {
-		return 0
-	}
-	v := make([]float64, len(ss))
-	for i, s := range ss {
-		v[i] = get(s)
-	}
-	slices.Sort(v)
-	if len(v)%2 == 1 {
-		return v[len(v)/2]
-	}
-	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }

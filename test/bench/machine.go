@@ -76,7 +76,8 @@ func firstLine(out, prefix string) string {
 	return "unknown"
 }
 
-func median(ss []sample, get func(sample) float64) float64 {
+// median is the median of get over ss, samples of either topology.
+func median[S any](ss []S, get func(S) float64) float64 {
 	if len(ss) == 0 {
 		return 0
 	}

@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,47 +16,14 @@ import (
 func portForward(t *testing.T, from, to *testenv.Pod, addr string) string {
 	t.Helper()
 	ln := from.Listen(t, "tcp", "127.0.0.1:0")
-	var wg sync.WaitGroup
-	var mu sync.Mutex // guards open
-	open := map[net.Conn]bool{}
-	track := func(c net.Conn, add bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		if add {
-			open[c] = true
-		} else {
-			delete(open, c)
+	// Cleanup closes the client's side, which ends relay and so up.
+	testenv.ServeConns(t, ln, func(c net.Conn) {
+		up, err := to.Dial("tcp", addr, 5*time.Second)
+		if err != nil {
+			return
 		}
-	}
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				up, err := to.Dial("tcp", addr, 5*time.Second)
-				if err != nil {
-					return
-				}
-				defer up.Close()
-				track(c, true)
-				track(up, true)
-				defer track(c, false)
-				defer track(up, false)
-				relay(c, up)
-			})
-		}
+		defer up.Close()
+		relay(c, up)
 	})
 	return ln.Addr().String()
 }

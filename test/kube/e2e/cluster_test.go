@@ -11,15 +11,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/hopseal/hopseal/deploy"
 	"github.com/hopseal/hopseal/internal/kube/controller"
 	"github.com/hopseal/hopseal/internal/kube/inject"
-	"github.com/hopseal/hopseal/internal/kube/webhook"
 	"github.com/hopseal/hopseal/internal/testenv"
 )
 
@@ -32,7 +29,6 @@ type cluster struct {
 	dyn     dynamic.Interface
 	net     *testenv.Net
 	kubelet *testenv.Kubelet
-	system  string // the controller's namespace
 	ctl     *testenv.Proc
 }
 
@@ -41,73 +37,18 @@ func startCluster(t *testing.T) *cluster {
 	testenv.RequireRoot(t)
 	k := testenv.KubeAPI(t)
 	cs, dyn := k.Clients(t)
-	c := &cluster{k: k, cs: cs, dyn: dyn, net: testenv.NewNet(t, testenv.NetConfig{}), system: "hopseal-system"}
+	c := &cluster{k: k, cs: cs, dyn: dyn, net: testenv.NewNet(t, testenv.NetConfig{})}
+	manifest := k.InstallHopseal(t, "--trust-domain", td)
 
-	// hopseal install, applied with kubectl as a user would.
-	manifest, err := testenv.Run(t, "", testenv.Binary(t), "install", "--trust-domain", td)
-	if err != nil {
-		t.Fatalf("hopseal install: %v\n%s", err, manifest)
-	}
-	if out, err := k.Kubectl(t, manifest, "apply", "--server-side", "--field-manager", "hopseal", "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-
-	// What the cluster's network would do: the API server reaches the
-	// webhook Service, and pods resolve and reach the controller Service.
-	// Here the controller is a process: the webhook points at it by URL,
-	// and pods' /etc/hosts name it.
-	hookAddr := testenv.FreePort(t) // 127.0.0.1:<port>
-	_, hookPort, _ := net.SplitHostPort(hookAddr)
-	c.pointWebhookAt(t, manifest, hookPort)
+	// What the cluster's network would do: pods resolve and reach the
+	// controller Service, here a process on the bridge's host address.
 	c.kubelet = &testenv.Kubelet{
 		Kube: k, Net: c.net,
 		Images: map[string]string{"hopseal/proxy": testenv.ProxyBinary(t)},
 		Hosts:  map[string]string{"hopseal-controller.hopseal-system.svc": c.net.HostIP.String()},
 	}
-
-	// The controller as the chart's Deployment runs it, with its service
-	// account's token, so with exactly the chart's RBAC.
-	kubeconfig := k.TokenKubeconfig(t, k.ServiceAccountToken(t, c.system, "hopseal-controller"))
-	c.ctl = testenv.Start(t, t.TempDir(), testenv.Binary(t), "controller",
-		"--kubeconfig", kubeconfig, "--namespace", c.system, "--trust-domain", td,
-		"--listen", net.JoinHostPort(c.net.HostIP.String(), "8443"), "--webhook-listen", hookAddr,
-		"--admin-listen", "127.0.0.1:0", "--webhook-names", "localhost", "--data-dir", t.TempDir(), "--proxy-image", "hopseal/proxy:e2e")
-	c.ctl.WaitLogLines(t, "controller serving", 1, 60*time.Second)
-	testenv.Eventually(t, 30*time.Second, "the controller to set the webhook's caBundle", func() bool {
-		got, err := c.cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx(t), webhook.ConfigurationName, metav1.GetOptions{})
-		return err == nil && len(got.Webhooks) > 0 && len(got.Webhooks[0].ClientConfig.CABundle) > 0
-	})
+	c.ctl = k.StartController(t, manifest, net.JoinHostPort(c.net.HostIP.String(), "8443"), "--trust-domain", td)
 	return c
-}
-
-// pointWebhookAt applies install's webhook configuration with a URL on
-// loopback instead of the Service, under install's field manager: the next
-// install then puts the Service back rather than setting both.
-func (c *cluster) pointWebhookAt(t *testing.T, manifest, port string) {
-	t.Helper()
-	objs, err := deploy.Objects([]byte(manifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, obj := range objs {
-		if obj.GetKind() != "MutatingWebhookConfiguration" {
-			continue
-		}
-		hooks, _, _ := unstructured.NestedSlice(obj.Object, "webhooks")
-		for _, h := range hooks {
-			h.(map[string]any)["clientConfig"] = map[string]any{"url": "https://localhost:" + port + "/inject"}
-		}
-		unstructured.SetNestedSlice(obj.Object, hooks, "webhooks")
-		data, err := obj.MarshalJSON()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if out, err := c.k.Kubectl(t, string(data), "apply", "--server-side", "--field-manager", "hopseal", "-f", "-"); err != nil {
-			t.Fatalf("kubectl apply: %v\n%s", err, out)
-		}
-		return
-	}
-	t.Fatal("hopseal install printed no MutatingWebhookConfiguration")
 }
 
 func ctx(t *testing.T) context.Context {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,10 +21,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/hopseal/hopseal/deploy"
 	"github.com/hopseal/hopseal/internal/kube/controller"
 	"github.com/hopseal/hopseal/internal/kube/inject"
-	"github.com/hopseal/hopseal/internal/kube/webhook"
 	"github.com/hopseal/hopseal/internal/testenv"
 )
 
@@ -53,24 +52,10 @@ func startCluster(t *testing.T) *cluster {
 	installGatewayCRDs(t, k)
 	cs, dyn := k.Clients(t)
 	c := &cluster{k: k, cs: cs, dyn: dyn, net: testenv.NewNet(t, testenv.NetConfig{})}
+	c.manifest = k.InstallHopseal(t, "--trust-domain", td, "--set", "gateway.enabled=true")
 
-	// hopseal install with the gateway, applied with kubectl as a user would.
-	manifest, err := testenv.Run(t, "", testenv.Binary(t), "install", "--trust-domain", td, "--set", "gateway.enabled=true")
-	if err != nil {
-		t.Fatalf("hopseal install: %v\n%s", err, manifest)
-	}
-	if out, err := k.Kubectl(t, manifest, "apply", "--server-side", "--field-manager", "hopseal", "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	if c.manifest, err = deploy.Objects([]byte(manifest)); err != nil {
-		t.Fatal(err)
-	}
-
-	// As in test/kube/e2e: the controller is a process; the webhook points
-	// at it by URL and pods' /etc/hosts name its Service.
-	hookAddr := testenv.FreePort(t)
-	_, hookPort, _ := net.SplitHostPort(hookAddr)
-	c.pointWebhookAt(t, hookPort)
+	// As in test/kube/e2e: the controller is a process on the bridge's
+	// host address, which pods' /etc/hosts name as its Service.
 	c.kubelet = &testenv.Kubelet{
 		Kube: k, Net: c.net,
 		Images: map[string]string{"hopseal/proxy": testenv.ProxyBinary(t), "hopseal/hopseal": testenv.Binary(t)},
@@ -78,29 +63,12 @@ func startCluster(t *testing.T) *cluster {
 	}
 	var ctlDeploy appsv1.Deployment
 	c.decode(t, "Deployment", "hopseal-controller", &ctlDeploy)
-	if !containsArg(ctlDeploy.Spec.Template.Spec.Containers[0].Args, "--gateway-api") {
+	if !slices.Contains(ctlDeploy.Spec.Template.Spec.Containers[0].Args, "--gateway-api") {
 		t.Fatal("the chart's controller does not run with --gateway-api")
 	}
-	kubeconfig := k.TokenKubeconfig(t, k.ServiceAccountToken(t, "hopseal-system", "hopseal-controller"))
-	c.ctl = testenv.Start(t, t.TempDir(), testenv.Binary(t), "controller",
-		"--kubeconfig", kubeconfig, "--namespace", "hopseal-system", "--trust-domain", td, "--gateway-api",
-		"--listen", net.JoinHostPort(c.net.HostIP.String(), "8443"), "--webhook-listen", hookAddr,
-		"--admin-listen", "127.0.0.1:0", "--webhook-names", "localhost", "--data-dir", t.TempDir(), "--proxy-image", "hopseal/proxy:e2e")
+	c.ctl = k.StartController(t, c.manifest, net.JoinHostPort(c.net.HostIP.String(), "8443"), "--trust-domain", td, "--gateway-api")
 	c.ctl.WaitLogLines(t, "following Gateway API resources", 1, 60*time.Second)
-	testenv.Eventually(t, 30*time.Second, "the controller to set the webhook's caBundle", func() bool {
-		got, err := cs.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx(t), webhook.ConfigurationName, metav1.GetOptions{})
-		return err == nil && len(got.Webhooks) > 0 && len(got.Webhooks[0].ClientConfig.CABundle) > 0
-	})
 	return c
-}
-
-func containsArg(args []string, a string) bool {
-	for _, x := range args {
-		if x == a {
-			return true
-		}
-	}
-	return false
 }
 
 // decode finds one object of the installed manifest.
@@ -115,28 +83,6 @@ func (c *cluster) decode(t *testing.T, kind, name string, out any) {
 		}
 	}
 	t.Fatalf("hopseal install printed no %s %s", kind, name)
-}
-
-// pointWebhookAt applies the webhook configuration with a URL on loopback.
-func (c *cluster) pointWebhookAt(t *testing.T, port string) {
-	t.Helper()
-	for _, obj := range c.manifest {
-		if obj.GetKind() != "MutatingWebhookConfiguration" {
-			continue
-		}
-		obj = obj.DeepCopy()
-		hooks, _, _ := unstructured.NestedSlice(obj.Object, "webhooks")
-		for _, h := range hooks {
-			h.(map[string]any)["clientConfig"] = map[string]any{"url": "https://localhost:" + port + "/inject"}
-		}
-		unstructured.SetNestedSlice(obj.Object, hooks, "webhooks")
-		data, _ := obj.MarshalJSON()
-		if out, err := c.k.Kubectl(t, string(data), "apply", "--server-side", "--field-manager", "hopseal", "-f", "-"); err != nil {
-			t.Fatalf("kubectl apply: %v\n%s", err, out)
-		}
-		return
-	}
-	t.Fatal("no MutatingWebhookConfiguration")
 }
 
 func ctx(t *testing.T) context.Context {
