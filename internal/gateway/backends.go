@@ -90,6 +90,9 @@ func (g *Gateway) reverseProxy(rt *route, target *url.URL, t http.RoundTripper) 
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
+			// Public connections are TLS, but those the fast path hands
+			// over do not show it to net/http (r.TLS is nil).
+			pr.Out.Header.Set("X-Forwarded-Proto", "https")
 			pr.Out.Header.Del("Forwarded")
 		},
 		Transport:    t,

@@ -99,6 +99,9 @@ func (g *Gateway) buildRoute(rc config.Route, listenerName string, clientCAs *x5
 			b.proxy = g.reverseProxy(r, &url.URL{Scheme: "https", Host: bc.Address}, b.transport)
 		} else {
 			b.transport = g.meshTransport(bc)
+			if bc.Protocol == config.HTTP1 {
+				b.pool = newMeshPool(bc.Address, g.meshClient(bc, bc.Protocol), g.handshake)
+			}
 			b.proxy = g.reverseProxy(r, &url.URL{Scheme: "http", Host: bc.Address}, b.transport)
 		}
 		r.backends = append(r.backends, b)

@@ -259,9 +259,7 @@ func closeIdle(ls []*listener) {
 	for _, l := range ls {
 		for _, r := range l.list {
 			for _, b := range r.backends {
-				if b.transport != nil {
-					b.transport.CloseIdleConnections()
-				}
+				b.closeIdle()
 			}
 		}
 	}

@@ -258,17 +258,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 // closeBackends closes the idle pooled connections to backends once no
 // request can use them.
-func (g *Gateway) closeBackends() {
-	for _, l := range g.allListeners() {
-		for _, r := range l.list {
-			for _, b := range r.backends {
-				if b.transport != nil {
-					b.transport.CloseIdleConnections()
-				}
-			}
-		}
-	}
-}
+func (g *Gateway) closeBackends() { closeIdle(g.allListeners()) }
 
 func (g *Gateway) notAfter() (time.Time, bool) {
 	svid, err := g.id.GetX509SVID()

@@ -14,61 +14,73 @@ import (
 )
 
 // serveRoute is the HTTP handler of TLS listeners: the connection's route
-// (chosen by SNI) answers, through the backend its path selects.
+// (chosen by SNI) answers, through the backend its path selects. It serves
+// what the fast path (h1.go) hands over, and HTTP/2.
 func (g *Gateway) serveRoute(w http.ResponseWriter, r *http.Request) {
 	cs := connOf(r)
 	if cs == nil || cs.route == nil {
 		http.Error(w, "no route", http.StatusInternalServerError) // unreachable: the feed always attaches one
 		return
 	}
-	rt := g.latestRoute(cs)
 	rec := &recorder{ResponseWriter: w}
-	start := time.Now()
+	x := exchange{route: cs.route.cfg.Hostname, start: time.Now()}
+	rt := g.latestRoute(cs)
 	if rt == nil {
-		rec.reason = "the route of this server name changed since the connection was made"
-		http.Error(rec, "misdirected request: open a new connection", http.StatusMisdirectedRequest)
-		g.request(cs, r, rec, cs.route.cfg.Hostname, "", time.Since(start))
+		rec.answer(routeGone)
+		g.finishRequest(cs, x.from(r, rec))
 		return
 	}
+	x.route = rt.cfg.Hostname
 	if rt.hsts != "" {
 		w.Header().Set(hstsHeader, rt.hsts)
 	}
-	b := g.dispatch(rec, r, rt)
-	dest := ""
-	if b != nil {
-		dest = b.cfg.Address
+	b, a := rt.choose(r.Host, r.URL.Path, r.URL.EscapedPath())
+	switch {
+	case b != nil:
+		x.dest = b.cfg.Address
+		b.proxy.ServeHTTP(rec, rec.traced(r))
+	case a.status == http.StatusNotFound:
+		rec.reason = a.reason
+		http.NotFound(rec, r)
+	default:
+		rec.answer(a)
 	}
-	g.request(cs, r, rec, rt.cfg.Hostname, dest, time.Since(start))
+	g.finishRequest(cs, x.from(r, rec))
 }
 
-// dispatch refuses what the route must not pass on, else proxies.
-func (g *Gateway) dispatch(w *recorder, r *http.Request, rt *route) *backend {
+// answer is a response the gateway gives itself instead of proxying.
+type answer struct {
+	status int
+	body   string // for the client
+	reason string // for the log
+}
+
+var routeGone = &answer{http.StatusMisdirectedRequest, "misdirected request: open a new connection",
+	"the route of this server name changed since the connection was made"}
+
+// choose picks the backend of a request on rt, or the answer that refuses
+// it.
+func (rt *route) choose(host, path, escapedPath string) (*backend, *answer) {
 	switch {
-	case !rt.matchesHost(r.Host):
+	case !rt.matchesHost(host):
 		// Another name on a connection made for this one (HTTP/2
 		// coalescing, or a Host that differs from the SNI): the client
 		// must open a connection for that name.
-		w.reason = "Host does not match the route's server name"
-		http.Error(w, "misdirected request: open a connection for this host", http.StatusMisdirectedRequest)
-	case !canonicalPath(r.URL.Path, r.URL.EscapedPath()):
-		w.reason = "path is not canonical (empty or dot segments, or an encoded slash)"
-		http.Error(w, "bad request: path is not canonical", http.StatusBadRequest)
-	default:
-		b := rt.backendFor(r.URL.Path)
-		if b == nil {
-			w.reason = "no backend for this path"
-			http.NotFound(w, r)
-			return nil
-		}
-		if b.proxy == nil {
-			w.reason = "the backend did not resolve; see the route's status"
-			http.Error(w, "backend not available", http.StatusInternalServerError)
-			return b
-		}
-		b.proxy.ServeHTTP(w, w.traced(r))
-		return b
+		return nil, &answer{http.StatusMisdirectedRequest, "misdirected request: open a connection for this host",
+			"Host does not match the route's server name"}
+	case !canonicalPath(path, escapedPath):
+		return nil, &answer{http.StatusBadRequest, "bad request: path is not canonical",
+			"path is not canonical (empty or dot segments, or an encoded slash)"}
 	}
-	return nil
+	b := rt.backendFor(path)
+	switch {
+	case b == nil:
+		return nil, &answer{http.StatusNotFound, "404 page not found", "no backend for this path"}
+	case b.proxy == nil:
+		return nil, &answer{http.StatusInternalServerError, "backend not available",
+			"the backend did not resolve; see the route's status"}
+	}
+	return b, nil
 }
 
 // redirect answers a redirect listener: 308 to the same host and path over
@@ -77,13 +89,13 @@ func (g *Gateway) redirect(port int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cs := connOf(r)
 		rec := &recorder{ResponseWriter: w}
-		start := time.Now()
+		x := exchange{start: time.Now()}
 		host := strings.ToLower(r.Host)
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
 		}
-		route := g.servedBy(host)
-		if route == "" {
+		x.route = g.servedBy(host)
+		if x.route == "" {
 			rec.reason = "no route serves this host"
 			http.Error(rec, "no HTTPS site for this host", http.StatusNotFound)
 		} else {
@@ -94,7 +106,7 @@ func (g *Gateway) redirect(port int) http.HandlerFunc {
 			http.Redirect(rec, r, u.String(), http.StatusPermanentRedirect)
 		}
 		if cs != nil {
-			g.request(cs, r, rec, route, "", time.Since(start))
+			g.finishRequest(cs, x.from(r, rec))
 		}
 	}
 }
@@ -109,32 +121,53 @@ func (g *Gateway) servedBy(host string) string {
 	return ""
 }
 
-// request logs and counts one finished HTTP exchange.
-func (g *Gateway) request(cs *conn, r *http.Request, rec *recorder, route, dest string, d time.Duration) {
-	code := rec.status()
-	g.events.Request(route, code, d)
+// exchange is one HTTP request the gateway served, as its log line,
+// metrics and /connections report it.
+type exchange struct {
+	route, dest               string
+	proto, method, host, path string
+	status                    int
+	reason                    string
+	bytes                     int64 // of the response body
+	trace                     string
+	upstream                  *telemetry.Upstream
+	start                     time.Time
+}
+
+// from completes x with what net/http's side knows of the request.
+func (x *exchange) from(r *http.Request, rec *recorder) *exchange {
+	x.proto, x.method, x.host, x.path = r.Proto, r.Method, r.Host, r.URL.Path
+	x.status, x.reason, x.bytes, x.upstream = rec.status(), rec.reason, rec.bytes, rec.upstream.Load()
+	x.trace = r.Header.Get(TraceHeader)
+	return x
+}
+
+// finishRequest logs, counts and lists one finished HTTP exchange.
+func (g *Gateway) finishRequest(cs *conn, x *exchange) {
+	d := time.Since(x.start)
+	g.events.Request(x.route, x.status, d)
 	level := slog.LevelInfo
-	if code >= 500 {
+	if x.status >= 500 {
 		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{
 		slog.String("listener", cs.listener.cfg.Name),
-		slog.String("route", route),
+		slog.String("route", x.route),
 		slog.String("client", addrString(cs.client)),
-		slog.String("proto", r.Proto),
-		slog.String("method", r.Method),
-		slog.String("host", r.Host),
-		slog.String("path", r.URL.Path),
-		slog.Int("status", code),
-		slog.String("destination", dest),
+		slog.String("proto", x.proto),
+		slog.String("method", x.method),
+		slog.String("host", x.host),
+		slog.String("path", x.path),
+		slog.Int("status", x.status),
+		slog.String("destination", x.dest),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-		slog.Int64("response_bytes", rec.bytes),
+		slog.Int64("response_bytes", x.bytes),
 	}
-	if rec.reason != "" {
-		attrs = append(attrs, slog.String("reason", rec.reason))
+	if x.reason != "" {
+		attrs = append(attrs, slog.String("reason", x.reason))
 	}
 	telemetry.LogLine(g.log, level, "http request", attrs)
-	g.recordRequest(cs, r, rec, route, dest, time.Now().Add(-d), d)
+	g.recordRequest(cs, x, d)
 }
 
 // recorder notes the status and size of a response. Unwrap lets the
@@ -164,6 +197,12 @@ func (w *recorder) Write(p []byte) (int, error) {
 }
 
 func (w *recorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// answer writes a's response and notes why.
+func (w *recorder) answer(a *answer) {
+	w.reason = a.reason
+	http.Error(w, a.body, a.status)
+}
 
 func (w *recorder) status() int {
 	if w.code == 0 {

@@ -48,7 +48,7 @@ func (i identity) GetX509BundleForTrustDomain(spiffeid.TrustDomain) (*x509bundle
 // env is one test's trust: the mesh CA (SPIFFE), a public CA for the
 // gateway's certificates, and a directory for files.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	mesh   *testpki.CA
 	public *testpki.CA
@@ -57,7 +57,7 @@ type env struct {
 	handshake time.Duration
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	mesh := testpki.New(t, "demo.local")
 	return &env{t: t, dir: t.TempDir(), mesh: mesh, public: testpki.New(t, "public.test"),
 		gw: identity{svid: mesh.Issue(gatewayID, time.Hour), bundle: mesh.Bundle()}}
@@ -180,7 +180,7 @@ func (e *env) client(addr string, h2 bool, prefix func(net.Conn) []byte) *http.C
 
 // httpsClient sends every request to addr and trusts roots. prefix, if
 // set, is written first on each connection (a PROXY header).
-func httpsClient(t *testing.T, addr string, roots *x509.CertPool, h2 bool, prefix func(net.Conn) []byte) *http.Client {
+func httpsClient(t testing.TB, addr string, roots *x509.CertPool, h2 bool, prefix func(net.Conn) []byte) *http.Client {
 	tr := &http.Transport{
 		TLSClientConfig:   &tls.Config{RootCAs: roots},
 		ForceAttemptHTTP2: h2,

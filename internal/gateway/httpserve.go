@@ -32,8 +32,13 @@ type httpFeed struct {
 	closed chan struct{}
 	once   sync.Once
 
-	mu    sync.Mutex // guards conns
+	mu    sync.Mutex // guards conns, waiting and shut
 	conns map[net.Conn]*fed
+	// The fast path's connections (h1.go) are not the server's: those
+	// waiting for a request are closed at shutdown, as the server closes
+	// its idle ones.
+	waiting map[net.Conn]struct{}
+	shut    bool
 }
 
 // fed is a connection the server holds.
@@ -51,7 +56,8 @@ func connOf(r *http.Request) *conn {
 }
 
 func newHTTPFeed(addr net.Addr, h http.Handler, log *slog.Logger) *httpFeed {
-	f := &httpFeed{addr: addr, queue: make(chan net.Conn), closed: make(chan struct{}), conns: map[net.Conn]*fed{}}
+	f := &httpFeed{addr: addr, queue: make(chan net.Conn), closed: make(chan struct{}),
+		conns: map[net.Conn]*fed{}, waiting: map[net.Conn]struct{}{}}
 	f.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -140,8 +146,46 @@ func (f *httpFeed) Accept() (net.Conn, error) {
 }
 
 func (f *httpFeed) Close() error {
-	f.once.Do(func() { close(f.closed) })
+	f.once.Do(func() {
+		close(f.closed)
+		f.mu.Lock()
+		f.shut = true
+		for c := range f.waiting {
+			c.SetReadDeadline(time.Unix(1, 0)) // ends its wait at once
+		}
+		f.mu.Unlock()
+	})
 	return nil
+}
+
+// idle notes that the fast path's c waits for a request, for at most
+// timeout; false means the feed is shutting down and c must close.
+func (f *httpFeed) idle(c net.Conn, timeout time.Duration) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.shut {
+		return false
+	}
+	f.waiting[c] = struct{}{}
+	c.SetReadDeadline(time.Now().Add(timeout))
+	return true
+}
+
+// busy notes that c's wait is over.
+func (f *httpFeed) busy(c net.Conn) {
+	f.mu.Lock()
+	delete(f.waiting, c)
+	f.mu.Unlock()
+}
+
+// shuttingDown says responses should close their connection.
+func (f *httpFeed) shuttingDown() bool {
+	select {
+	case <-f.closed:
+		return true
+	default:
+		return false
+	}
 }
 
 func (f *httpFeed) Addr() net.Addr { return f.addr }

@@ -151,7 +151,7 @@ func (g *Gateway) open(ctx context.Context, c net.Conn, cs *conn) (*proxy.Stream
 	if rt.cfg.Mode == config.Passthrough {
 		return g.passthrough(ctx, c, cs)
 	}
-	return terminate(ctx, c, cs)
+	return g.terminate(ctx, c, cs)
 }
 
 // reject answers a ClientHello that no route takes. Go's TLS server reads
@@ -175,8 +175,9 @@ func reject(ctx context.Context, c net.Conn, cs *conn, hello sniff.Result) error
 }
 
 // terminate completes the public TLS handshake with the route's
-// certificate, then serves HTTP on the connection.
-func terminate(ctx context.Context, c net.Conn, cs *conn) (*proxy.Stream, error) {
+// certificate, then serves HTTP on the connection: HTTP/1.1 on the fast
+// path while it can (h1.go), HTTP/2 through net/http.
+func (g *Gateway) terminate(ctx context.Context, c net.Conn, cs *conn) (*proxy.Stream, error) {
 	cc := &clientConn{Conn: c, remote: cs.client}
 	tc := tls.Server(cc, cs.route.tls)
 	if err := tc.HandshakeContext(ctx); err != nil {
@@ -202,10 +203,14 @@ func terminate(ctx context.Context, c net.Conn, cs *conn) (*proxy.Stream, error)
 		}}, nil
 	case "h2":
 		cs.protocol = "http2"
-	default:
-		cs.protocol = "http1"
+		return feedStream(cs, tc, cc), nil
 	}
-	return feedStream(cs, tc, cc), nil
+	cs.protocol = "http1"
+	return &proxy.Stream{Client: tc, Serve: func(net.Conn, []byte, net.Conn) (int64, int64, error) {
+		err := g.serveH1(tc, cs)
+		tc.Close() // net/http closes what it was handed; closing again does no harm
+		return cc.in.Load(), cc.out.Load(), err
+	}}, nil
 }
 
 // lingerClose lets a refused client read the TLS alert sent to it: a TLS

@@ -78,15 +78,15 @@ func (g *Gateway) endConn(cs *conn, up, down int64, err error) {
 }
 
 // recordRequest lists one finished HTTP exchange.
-func (g *Gateway) recordRequest(cs *conn, r *http.Request, rec *recorder, route, dest string, start time.Time, d time.Duration) {
+func (g *Gateway) recordRequest(cs *conn, x *exchange, d time.Duration) {
 	out := telemetry.Record{
-		Kind: telemetry.KindRequest, Start: start, DurationMS: float64(d.Microseconds()) / 1000,
-		Listener: cs.listener.cfg.Name, Mode: cs.mode(), Route: route, Client: addrString(cs.client),
-		Destination: dest, Conn: cs.recID, Method: r.Method, Host: r.Host, Path: r.URL.Path,
-		Status: rec.status(), Reason: rec.reason, Protocol: r.Proto, Upstream: rec.upstream.Load(),
+		Kind: telemetry.KindRequest, Start: x.start, DurationMS: float64(d.Microseconds()) / 1000,
+		Listener: cs.listener.cfg.Name, Mode: cs.mode(), Route: x.route, Client: addrString(cs.client),
+		Destination: x.dest, Conn: cs.recID, Method: x.method, Host: x.host, Path: x.path,
+		Status: x.status, Reason: x.reason, Protocol: x.proto, Upstream: x.upstream,
 	}
-	if v := r.Header.Get(TraceHeader); traceToken.MatchString(v) {
-		out.Trace = v
+	if x.trace != "" && traceToken.MatchString(x.trace) {
+		out.Trace = x.trace
 	}
 	g.recent.Add(out)
 }

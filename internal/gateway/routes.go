@@ -26,7 +26,19 @@ type backend struct {
 	cfg       config.Backend
 	proxy     *httputil.ReverseProxy // terminate and reencrypt
 	transport *http.Transport        // under proxy
+	pool      *meshPool              // the fast path's, to HTTP/1.1 mesh backends
 	mesh      *tls.Config            // passthrough: the mesh client side
+}
+
+// closeIdle closes b's idle connections; those in use close when their
+// request is done.
+func (b *backend) closeIdle() {
+	if b.transport != nil {
+		b.transport.CloseIdleConnections()
+	}
+	if b.pool != nil {
+		b.pool.close()
+	}
 }
 
 // routeTable finds a listener's route by server name. An exact name beats

@@ -21,23 +21,39 @@ import (
 // rawRequest fills ex from the facts of a checked head if the raw path can
 // forward it, and reports whether it can.
 func rawRequest(ex *exchange, f *headFacts, headLen int) bool {
-	if f.tes > 0 || f.upgrades > 0 || f.hosts != 1 || len(f.target) == 0 || f.target[0] != '/' {
-		return false
-	}
-	var n int64
-	if f.contentLengths > 0 {
-		n, _ = strconv.ParseInt(string(f.contentLength), 10, 64) // isDigits checked it
-	}
-	path, _, _ := bytes.Cut(f.target, []byte("?"))
-	if bytes.ContainsAny(path, reescaped) {
+	path, n, ok := f.forwardable()
+	if !ok {
 		return false
 	}
 	ex.raw, ex.headLen, ex.bodyLen = true, headLen, n
 	ex.method = methodString(f.method)
 	ex.http10 = f.proto == "HTTP/1.0"
-	ex.close = f.connClose || ex.http10 && !f.connKeepAlive
+	ex.close = f.closes()
 	ex.report = Request{Proto: f.proto, Method: ex.method, Path: string(path), Authority: string(f.host)}
 	return true
+}
+
+// forwardable reports whether a checked request head can go on as read:
+// framed by a Content-Length or by nothing, no upgrade, one Host, and an
+// origin-form path that net/http would send unchanged. It returns the path
+// and the body's length.
+func (f *headFacts) forwardable() (path []byte, bodyLen int64, ok bool) {
+	if f.tes > 0 || f.upgrades > 0 || f.hosts != 1 || len(f.target) == 0 || f.target[0] != '/' {
+		return nil, 0, false
+	}
+	if f.contentLengths > 0 {
+		bodyLen, _ = strconv.ParseInt(string(f.contentLength), 10, 64) // isDigits checked it
+	}
+	path, _, _ = bytes.Cut(f.target, []byte("?"))
+	if bytes.ContainsAny(path, reescaped) {
+		return nil, 0, false
+	}
+	return path, bodyLen, true
+}
+
+// closes reports whether the message ends its connection.
+func (f *headFacts) closes() bool {
+	return f.connClose || f.proto == "HTTP/1.0" && !f.connKeepAlive
 }
 
 // reescaped are the visible bytes net/url escapes in a path it writes out:
@@ -63,13 +79,19 @@ func (c *h1conn) writeRawRequest(ex *exchange) (readErr, err error) {
 		return nil, err
 	}
 	br.Discard(ex.headLen)
-	return c.copyBody(br, &c.toUp, ex.bodyLen, &ex.reqBytes)
+	return CopyBody(br, &c.toUp, ex.bodyLen, &ex.reqBytes)
 }
 
-// copyBody copies n bytes from br to w and counts them; readErr means br's
+// FlushWriter is a buffered writer, such as a bufio.Writer.
+type FlushWriter interface {
+	io.Writer
+	Flush() error
+}
+
+// CopyBody copies n bytes from br to w and counts them; readErr means br's
 // side failed. Before a read that may block, it flushes w, so what was
 // written (a head awaiting 100 Continue, say) is not held back.
-func (c *h1conn) copyBody(br *bufio.Reader, w *sink, n int64, count interface{ Add(int64) int64 }) (readErr, err error) {
+func CopyBody(br *bufio.Reader, w FlushWriter, n int64, count interface{ Add(int64) int64 }) (readErr, err error) {
 	for n > 0 {
 		if br.Buffered() == 0 {
 			if err := w.Flush(); err != nil {
@@ -104,7 +126,7 @@ var errNotRaw = errors.New("l7: response needs net/http")
 func (c *h1conn) respondRaw(ex *exchange) (resp rawResponse, sent bool, err error) {
 	br := c.uin.reader()
 	for {
-		if resp, err = inspectResponse(br, ex); err != nil {
+		if resp, err = inspectResponse(br, ex.method); err != nil {
 			return resp, false, err
 		}
 		final := resp.status >= 200
@@ -113,7 +135,7 @@ func (c *h1conn) respondRaw(ex *exchange) (resp rawResponse, sent bool, err erro
 		}
 		br.Discard(len(resp.head))
 		if final {
-			_, err := c.copyBody(br, &c.toClient, resp.bodyLen, &ex.respBytes)
+			_, err := CopyBody(br, &c.toClient, resp.bodyLen, &ex.respBytes)
 			if ferr := c.toClient.Flush(); err == nil {
 				err = ferr
 			}
@@ -129,12 +151,14 @@ func (c *h1conn) respondRaw(ex *exchange) (resp rawResponse, sent bool, err erro
 type rawResponse struct {
 	head    []byte // valid until br is read again
 	status  int
+	proto   string
 	bodyLen int64
 	close   bool
 }
 
-// inspectResponse waits for a whole response head in br and judges it.
-func inspectResponse(br *bufio.Reader, ex *exchange) (rawResponse, error) {
+// inspectResponse waits for a whole response head in br and judges it
+// (method is the request's).
+func inspectResponse(br *bufio.Reader, method string) (rawResponse, error) {
 	n, err := peekHead(br, br.Size())
 	switch {
 	case errors.Is(err, bufio.ErrBufferFull) || errors.Is(err, errHeadTooLarge):
@@ -147,16 +171,22 @@ func inspectResponse(br *bufio.Reader, ex *exchange) (rawResponse, error) {
 	switch {
 	case !ok || status == http.StatusSwitchingProtocols || f.tes > 0:
 		return rawResponse{}, errNotRaw
-	case status < 200 || status == http.StatusNoContent || status == http.StatusNotModified || ex.method == http.MethodHead:
+	case !hasBody(status, method):
 		// No body, whatever the headers say.
 	case f.contentLengths == 0:
 		return rawResponse{}, errNotRaw // the body ends at close
 	}
-	r := rawResponse{head: head, status: status, close: f.connClose || f.proto == "HTTP/1.0" && !f.connKeepAlive}
-	if status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified && ex.method != http.MethodHead {
+	r := rawResponse{head: head, status: status, proto: f.proto, close: f.closes()}
+	if hasBody(status, method) {
 		r.bodyLen, _ = strconv.ParseInt(string(f.contentLength), 10, 64)
 	}
 	return r, nil
+}
+
+// hasBody reports whether a response may carry a body, whatever its
+// headers say.
+func hasBody(status int, method string) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified && method != http.MethodHead
 }
 
 // checkResponseHead applies the request head's line rules to a response
