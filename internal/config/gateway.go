@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -24,12 +26,15 @@ type GatewayFile struct {
 }
 
 type GatewayListenerFile struct {
-	Name          string        `yaml:"name"`
-	Listen        string        `yaml:"listen"`
-	ProxyProtocol bool          `yaml:"proxy_protocol"`
-	ClientCAFile  string        `yaml:"client_ca_file"`
-	RedirectHTTPS *RedirectFile `yaml:"redirect_https"`
-	Routes        []RouteFile   `yaml:"routes"`
+	Name          string `yaml:"name"`
+	Listen        string `yaml:"listen"`
+	ProxyProtocol bool   `yaml:"proxy_protocol"`
+	ClientCAFile  string `yaml:"client_ca_file"`
+	// TrustedForwarders are the load balancers whose X-Forwarded-For the
+	// gateway believes (addresses or CIDRs).
+	TrustedForwarders []string      `yaml:"trusted_forwarders"`
+	RedirectHTTPS     *RedirectFile `yaml:"redirect_https"`
+	Routes            []RouteFile   `yaml:"routes"`
 }
 
 type RedirectFile struct {
@@ -97,7 +102,10 @@ type GatewayListener struct {
 	ProxyProtocol bool   // every connection must start with a PROXY v1 or v2 header
 	ClientCAFile  string // "": no client certificate asked for
 	RedirectPort  int    // non-zero: the listener only redirects to https on this port
-	Routes        []Route
+	// TrustedForwarders: a request from one of these (a load balancer that
+	// ends TLS, as an ALB does) keeps its X-Forwarded-For and -Proto.
+	TrustedForwarders []netip.Prefix
+	Routes            []Route
 }
 
 type Route struct {
@@ -182,6 +190,14 @@ func (f GatewayFile) Validate() (*Gateway, error) {
 func (lf GatewayListenerFile) validate(errs *yamlfile.Problems, at string) GatewayListener {
 	l := GatewayListener{Name: lf.Name, Listen: lf.Listen, ProxyProtocol: lf.ProxyProtocol, ClientCAFile: lf.ClientCAFile}
 	checkAddr(errs, at+".listen", lf.Listen, false)
+	for j, f := range lf.TrustedForwarders {
+		p, err := addrOrPrefix(f)
+		if err != nil {
+			errs.Add(fmt.Sprintf("%s.trusted_forwarders[%d]", at, j), f, "is not an address or a CIDR: write for example 10.0.0.0/16 (the load balancer's subnet) or 10.0.3.7")
+			continue
+		}
+		l.TrustedForwarders = append(l.TrustedForwarders, p)
+	}
 	if r := lf.RedirectHTTPS; r != nil {
 		l.RedirectPort = DefaultRedirectPort
 		switch {
@@ -195,6 +211,9 @@ func (lf GatewayListenerFile) validate(errs *yamlfile.Problems, at string) Gatew
 		}
 		if lf.ClientCAFile != "" {
 			errs.Add(at+".client_ca_file", lf.ClientCAFile, "is set on a redirect listener, which speaks plain HTTP; move it to a TLS listener")
+		}
+		if len(lf.TrustedForwarders) > 0 {
+			errs.Add(at+".trusted_forwarders", "", "is set on a redirect listener, which never proxies; move it to a TLS listener")
 		}
 		return l
 	}
@@ -363,4 +382,16 @@ func (hf HSTSFile) validate(errs *yamlfile.Problems, at string) *HSTS {
 		errs.Add(at+".preload", "true", "needs include_subdomains: true and max_age of at least 365d, or browsers' preload lists refuse the site")
 	}
 	return h
+}
+
+// addrOrPrefix reads an address (a prefix of its full length) or a CIDR.
+func addrOrPrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if a.Zone() != "" {
+			return netip.Prefix{}, errors.New("an address with a zone")
+		}
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	return p.Masked(), err
 }

@@ -81,18 +81,17 @@ func tlsTransport(b config.Backend, roots *x509.CertPool) *http.Transport {
 }
 
 // reverseProxy sends requests to target through t. The backend sees the
-// client's Host; X-Forwarded-For/-Host/-Proto are set afresh from the
-// connection (the client's own values are dropped, as ReverseProxy does
-// before Rewrite), so the X-Forwarded-For is the real client address.
+// client's Host, and the gateway's X-Forwarded-For/-Host/-Proto
+// (forwarded.go).
 func (g *Gateway) reverseProxy(rt *route, target *url.URL, t http.RoundTripper) *httputil.ReverseProxy {
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
-			pr.SetXForwarded()
-			// Public connections are TLS, but those the fast path hands
-			// over do not show it to net/http (r.TLS is nil).
-			pr.Out.Header.Set("X-Forwarded-Proto", "https")
+			fw := forwardedBy(pr.In)
+			pr.Out.Header.Set("X-Forwarded-For", fw.xff)
+			pr.Out.Header.Set("X-Forwarded-Host", pr.In.Host)
+			pr.Out.Header.Set("X-Forwarded-Proto", fw.proto)
 			pr.Out.Header.Del("Forwarded")
 		},
 		Transport:    t,
@@ -138,4 +137,13 @@ func backendError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	http.Error(w, http.StatusText(code), code)
+}
+
+// forwardedBy is what a request net/http serves forwards.
+func forwardedBy(r *http.Request) forwarding {
+	cs := connOf(r)
+	if cs == nil {
+		return forwarding{xff: clientIP(nil), proto: "https"}
+	}
+	return cs.forwarded(clientIP(cs.client), cs.trusts(), r.Header.Values("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"))
 }

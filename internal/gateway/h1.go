@@ -39,15 +39,23 @@ type h1conn struct {
 	c   net.Conn // the public TLS connection
 	in  waitReader
 	br  *bufio.Reader // pooled while a request is read
-	xff string        // the client's address for X-Forwarded-For
+	w   *bufio.Writer // pooled while a response is written
+	xff string        // the connection's client address, for X-Forwarded-For
 	rt  *route        // the route of the request being served, or nil
+	// From a trusted forwarder: the request's own X-Forwarded-For and
+	// -Proto, and what it forwards.
+	trust   bool
+	xffIn   []string
+	protoIn string
+	fw      forwarding
 }
 
 // serveH1 serves c until it ends, on the fast path while it can.
 func (g *Gateway) serveH1(c net.Conn, cs *conn) error {
-	h := &h1conn{g: g, cs: cs, c: c, in: waitReader{c: c}, xff: clientIP(cs.client)}
+	h := &h1conn{g: g, cs: cs, c: c, in: waitReader{c: c}, xff: clientIP(cs.client), trust: cs.trusts()}
 	feed := cs.listener.http
 	defer h.release()
+	defer h.flush()
 	for {
 		if !feed.idle(c, idleTimeout) {
 			return nil // shutting down
@@ -76,13 +84,20 @@ func (g *Gateway) serveH1(c net.Conn, cs *conn) error {
 		if !h.fast(head, &x) {
 			return h.handOff()
 		}
+		h.fw = cs.forwarded(h.xff, h.trust, h.xffIn, h.protoIn)
+		x.client = h.fw.client
 		b, a := h.choose(head, &x)
 		if b != nil && b.pool == nil {
 			return h.handOff() // reencrypt, or HTTP/2 to the backend
 		}
 		keep, err := h.serve(head, b, a, &x)
+		// Reported before the response's last bytes go out, so a client
+		// that has the response finds the request in /connections.
 		g.finishRequest(cs, &x)
-		if !keep {
+		if ferr := h.flush(); err == nil {
+			err = ferr
+		}
+		if !keep || err != nil {
 			return err
 		}
 		h.release()
@@ -96,8 +111,13 @@ func (h *h1conn) fast(head l7.RequestHead, x *exchange) bool {
 		return false
 	}
 	ok := true
+	h.xffIn, h.protoIn = h.xffIn[:0], ""
 	eachHeader(h.headBytes(head), func(name, value []byte) {
 		switch {
+		case h.trust && bytes.EqualFold(name, []byte("X-Forwarded-For")):
+			h.xffIn = append(h.xffIn, string(value))
+		case h.trust && bytes.EqualFold(name, []byte("X-Forwarded-Proto")):
+			h.protoIn = string(value)
 		case bytes.EqualFold(name, []byte("Expect")):
 			ok = false // 100-continue: net/http's transport waits for it
 		case bytes.EqualFold(name, []byte("Connection")):
@@ -200,9 +220,7 @@ func (h *h1conn) discard(head l7.RequestHead) {
 
 // respond passes the response on to the client, interim ones first.
 func (h *h1conn) respond(mc *meshConn, b *backend, head l7.RequestHead, resp l7.ResponseHead, x *exchange) (keep bool, err error) {
-	w := clientWriters.Get().(*bufio.Writer)
-	w.Reset(h.c)
-	defer func() { w.Reset(nil); clientWriters.Put(w) }()
+	w := h.writer()
 	closing := head.Close || h.cs.listener.http.shuttingDown()
 	for resp.Status != 0 && resp.Status < 200 { // interim responses go out at once
 		h.writeResponseHead(w, resp.Bytes, false)
@@ -228,9 +246,6 @@ func (h *h1conn) respond(mc *meshConn, b *backend, head l7.RequestHead, resp l7.
 	var n counter
 	readErr, err := l7.CopyBody(mc.br, w, resp.BodyLen, &n)
 	x.bytes = int64(n)
-	if ferr := w.Flush(); err == nil {
-		err = ferr
-	}
 	switch {
 	case readErr != nil:
 		x.reason = "backend: " + readErr.Error()
@@ -260,7 +275,7 @@ func (h *h1conn) respondParsed(mc *meshConn, w *bufio.Writer, head l7.RequestHea
 		a := backendFailed(err)
 		x.status, x.reason = a.status, a.reason
 		writeAnswer(w, a, h.rt, true)
-		return false, w.Flush()
+		return false, nil
 	}
 	defer resp.Body.Close()
 	removeHopHeaders(resp.Header)
@@ -275,9 +290,6 @@ func (h *h1conn) respondParsed(mc *meshConn, w *bufio.Writer, head l7.RequestHea
 	x.status = resp.StatusCode
 	err = resp.Write(w)
 	x.bytes = body.n
-	if ferr := w.Flush(); err == nil {
-		err = ferr
-	}
 	return err == nil && !resp.Close, err
 }
 
@@ -311,14 +323,8 @@ func (h *h1conn) answer(head l7.RequestHead, x *exchange, a *answer) (keep bool,
 	if !closing {
 		h.discard(head)
 	}
-	w := clientWriters.Get().(*bufio.Writer)
-	w.Reset(h.c)
-	defer func() { w.Reset(nil); clientWriters.Put(w) }()
-	writeAnswer(w, a, h.rt, closing)
+	writeAnswer(h.writer(), a, h.rt, closing)
 	x.bytes = int64(len(a.body) + 1)
-	if err := w.Flush(); err != nil {
-		return false, err
-	}
 	return !closing, nil
 }
 
@@ -347,6 +353,7 @@ func (h *h1conn) refuse(herr *l7.HeadError) {
 	x := exchange{route: h.cs.route.cfg.Hostname, proto: "HTTP/1.1", start: time.Now()}
 	h.answer(l7.RequestHead{Close: true}, &x, &answer{herr.Status, "bad request: " + herr.Reason, herr.Reason})
 	h.g.finishRequest(h.cs, &x)
+	h.flush()
 	lingerClose(context.Background(), h.c)
 }
 
@@ -366,8 +373,8 @@ func isTimeout(err error) bool {
 }
 
 // writeRequestHead writes the client's head as read, less the hop-by-hop
-// and forwarding headers, then the gateway's X-Forwarded-*. The client's
-// own X-Forwarded-* never reach the backend, as with net/http's path.
+// and forwarding headers, then the gateway's X-Forwarded-* (forwarded.go),
+// as net/http's path does.
 func (h *h1conn) writeRequestHead(w *bufio.Writer, head l7.RequestHead) {
 	b := h.headBytes(head)
 	line := bytes.IndexByte(b, '\n') + 1
@@ -377,10 +384,12 @@ func (h *h1conn) writeRequestHead(w *bufio.Writer, head l7.RequestHead) {
 			w.Write(full)
 		}
 	})
-	writeHeader(w, "X-Forwarded-For", h.xff)
+	writeHeader(w, "X-Forwarded-For", h.fw.xff)
 	w.WriteString("X-Forwarded-Host: ")
 	w.Write(head.Host)
-	w.WriteString("\r\nX-Forwarded-Proto: https\r\n\r\n")
+	w.WriteString("\r\n")
+	writeHeader(w, "X-Forwarded-Proto", h.fw.proto)
+	w.WriteString("\r\n")
 }
 
 // writeResponseHead writes the backend's head as read, less the hop-by-hop
@@ -462,6 +471,27 @@ func eachHeader(head []byte, fn func(name, value []byte)) {
 func (h *h1conn) headBytes(head l7.RequestHead) []byte {
 	b, _ := h.br.Peek(head.Len)
 	return b
+}
+
+// writer lends a pooled writer to the client while a response is written;
+// flush sends what it holds and gives it back.
+func (h *h1conn) writer() *bufio.Writer {
+	if h.w == nil {
+		h.w = clientWriters.Get().(*bufio.Writer)
+		h.w.Reset(h.c)
+	}
+	return h.w
+}
+
+func (h *h1conn) flush() error {
+	if h.w == nil {
+		return nil
+	}
+	err := h.w.Flush()
+	h.w.Reset(nil)
+	clientWriters.Put(h.w)
+	h.w = nil
+	return err
 }
 
 // reader lends the pooled head reader, over the client's bytes.

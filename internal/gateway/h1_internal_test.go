@@ -28,7 +28,7 @@ func FuzzFastPathRequestHead(f *testing.F) {
 		if err != nil || !head.Raw {
 			return
 		}
-		h := &h1conn{br: br, xff: "192.0.2.1"}
+		h := &h1conn{br: br, fw: forwarding{xff: "192.0.2.1", proto: "https"}}
 		var out bytes.Buffer
 		w := bufio.NewWriter(&out)
 		h.writeRequestHead(w, head)

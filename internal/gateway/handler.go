@@ -35,6 +35,7 @@ func (g *Gateway) serveRoute(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(hstsHeader, rt.hsts)
 	}
 	b, a := rt.choose(r.Host, r.URL.Path, r.URL.EscapedPath())
+	x.client = forwardedBy(r).client
 	switch {
 	case b != nil:
 		x.dest = b.cfg.Address
@@ -125,6 +126,7 @@ func (g *Gateway) servedBy(host string) string {
 // metrics and /connections report it.
 type exchange struct {
 	route, dest               string
+	client                    string // "" when it is the connection's client
 	proto, method, host, path string
 	status                    int
 	reason                    string
@@ -142,6 +144,15 @@ func (x *exchange) from(r *http.Request, rec *recorder) *exchange {
 	return x
 }
 
+// clientOf is the request's client: the one a trusted forwarder named,
+// else the connection's.
+func (x *exchange) clientOf(cs *conn) string {
+	if x.client != "" {
+		return x.client
+	}
+	return addrString(cs.client)
+}
+
 // finishRequest logs, counts and lists one finished HTTP exchange.
 func (g *Gateway) finishRequest(cs *conn, x *exchange) {
 	d := time.Since(x.start)
@@ -153,7 +164,7 @@ func (g *Gateway) finishRequest(cs *conn, x *exchange) {
 	attrs := []slog.Attr{
 		slog.String("listener", cs.listener.cfg.Name),
 		slog.String("route", x.route),
-		slog.String("client", addrString(cs.client)),
+		slog.String("client", x.clientOf(cs)),
 		slog.String("proto", x.proto),
 		slog.String("method", x.method),
 		slog.String("host", x.host),

@@ -53,7 +53,7 @@ func Build(o Observed) (ch Chain) {
 		return ch
 	}
 	gw := "gateway " + o.listenerAddr(conn)
-	ch.Hops = append(ch.Hops, o.edgeHops(first, conn, gw)...)
+	ch.Hops = append(ch.Hops, o.edgeHops(first, conn, req, gw)...)
 	up := upstreamOf(conn, req)
 	if up == nil {
 		ch.Gaps = append(ch.Gaps, noBackend(conn, req))
@@ -93,7 +93,7 @@ func clientHop(c ClientSide) Hop {
 // balancer's when the gateway's TCP peer is not the client. Whether the
 // client's TLS session ends at the gateway is read from the session's
 // exported binding, which only the two ends of one session share.
-func (o Observed) edgeHops(first Hop, conn *telemetry.Record, gw string) []Hop {
+func (o Observed) edgeHops(first Hop, conn, req *telemetry.Record, gw string) []Hop {
 	c := o.Client
 	sameSession := c.TLS != nil && conn.TLSBinding != "" && conn.TLSBinding == c.TLS.Binding
 	ended := c.TLS != nil && conn.TLSBinding != "" && !sameSession // at a hop before the gateway
@@ -135,8 +135,11 @@ func (o Observed) edgeHops(first Hop, conn *telemetry.Record, gw string) []Hop {
 	default:
 		lb.Protocol, lb.Security = conn.Protocol, "plaintext"
 	}
-	if conn.Client != conn.Source {
+	switch {
+	case conn.Client != conn.Source:
 		ids = append(ids, "client "+conn.Client+" (PROXY header)")
+	case req != nil && req.Client != "" && req.Client != conn.Client:
+		ids = append(ids, "client "+req.Client+" (X-Forwarded-For from a trusted forwarder)")
 	}
 	lb.Identities = strings.Join(ids, "; ")
 	return []Hop{first, lb}

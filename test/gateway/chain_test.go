@@ -79,27 +79,32 @@ func (e *edge) transfer(t *testing.T, host string) [][]byte {
 	if !bytes.Equal(last.Body, body) {
 		t.Fatalf("the %s app received %d bytes, want the %d sent", a.name, len(last.Body), len(body))
 	}
-	if host == shopHost && last.XFF != e.client.IP.String() {
-		t.Errorf("the web app saw X-Forwarded-For %q, want the client pod %s", last.XFF, e.client.IP)
+	wantXFF := e.client.IP.String()
+	if e.mode == alb { // the ALB's header, with the ALB appended
+		wantXFF += ", " + e.lb.IP.String()
+	}
+	if host == shopHost && last.XFF != wantXFF {
+		t.Errorf("the web app saw X-Forwarded-For %q, want %s", last.XFF, wantXFF)
 	}
 	return append(up, down...)
 }
 
 // checkRequestLog: the gateway logs the client pod's address (from the
-// PROXY header), not the load balancer's.
+// PROXY header, or the ALB's X-Forwarded-For), not the load balancer's.
 func (e *edge) checkRequestLog(t *testing.T) {
 	t.Helper()
 	req := e.gateway.WaitLogMatch(t, "http request", 10*time.Second, func(l map[string]any) bool {
 		return testenv.Str(l, "route") == shopHost && testenv.Str(l, "path") == "/orders"
 	})
-	if h, _, _ := net.SplitHostPort(testenv.Str(req, "client")); h != e.client.IP.String() {
+	if h := hostOf(testenv.Str(req, "client")); h != e.client.IP.String() {
 		t.Errorf("the gateway's request line names client %q, want the client pod %s", testenv.Str(req, "client"), e.client.IP)
 	}
 }
 
 // checkConnectionLogs: the gateway's connection lines name the load
-// balancer as the TCP peer and the client pod as the client; behind the
-// ALB, also the load balancer's client certificate.
+// balancer as the TCP peer, and as the client the client pod behind the
+// NLB (PROXY header) or the ALB itself (whose connections carry many
+// clients' requests); behind the ALB, also its client certificate.
 func (e *edge) checkConnectionLogs(t *testing.T) {
 	t.Helper()
 	conn := e.gateway.WaitLogMatch(t, "connection", 10*time.Second, func(l map[string]any) bool {
@@ -108,8 +113,8 @@ func (e *edge) checkConnectionLogs(t *testing.T) {
 	if h, _, _ := net.SplitHostPort(testenv.Str(conn, "source")); h != e.lb.IP.String() {
 		t.Errorf("the gateway's connection line names source %q, want the load balancer %s", testenv.Str(conn, "source"), e.lb.IP)
 	}
-	if h, _, _ := net.SplitHostPort(testenv.Str(conn, "client")); h != e.client.IP.String() {
-		t.Errorf("the gateway's connection line names client %q, want the client pod %s", testenv.Str(conn, "client"), e.client.IP)
+	if h, want := hostOf(testenv.Str(conn, "client")), map[string]string{nlb: e.client.IP.String(), alb: e.lb.IP.String()}[e.mode]; h != want {
+		t.Errorf("the gateway's connection line names client %q, want %s", testenv.Str(conn, "client"), want)
 	}
 	if want := map[string]string{nlb: "", alb: e.lbCert}[e.mode]; testenv.Str(conn, "client_cert") != want {
 		t.Errorf("the gateway's connection line has client_cert %q, want %q", testenv.Str(conn, "client_cert"), want)
@@ -182,7 +187,12 @@ func (e *edge) checkTrace(t *testing.T, host, out string) {
 			"server "+shopHost+"; client certificate "+e.lbCert)
 	}
 	hint := map[string]string{shopHost: "http1", payHost: "tls"}[host]
-	want = append(want, client, "(PROXY header)",
+	if e.mode == nlb || host == payHost {
+		want = append(want, client, "(PROXY header)")
+	} else {
+		want = append(want, "client "+e.client.IP.String()+" (X-Forwarded-For from a trusted forwarder)")
+	}
+	want = append(want,
 		"hop 3: gateway "+e.gw.IP.String()+":", "→ "+dest, "TLS 1.3, hopseal/1-"+hint, "mTLS (encrypted)",
 		e.gatewayID+" → "+destID+", both verified", "the proxy of "+destID+" saw peer "+e.gatewayID+" over TLS 1.3",
 		"hop 4: proxy "+destID+" → app "+dest)
@@ -200,4 +210,12 @@ func (e *edge) checkTrace(t *testing.T, host, out string) {
 		}
 		rest = rest[i+len(w):]
 	}
+}
+
+// hostOf is an address's host, with or without a port.
+func hostOf(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }

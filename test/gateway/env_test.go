@@ -114,9 +114,13 @@ data_dir: %s
 listeners:
   - name: https
     listen: %s
-    proxy_protocol: true
 `, e.gatewayID, e.m.CA.IssuerAddr, e.m.CA.BundleFile, e.m.CA.Token(t, e.gatewayID), gatewayAdm,
 		filepath.Join(e.dir, "gateway-data"), e.gw.Addr(gatewayPort))
+	if e.mode == nlb {
+		b.WriteString("    proxy_protocol: true\n")
+	} else { // an ALB names the client in X-Forwarded-For
+		fmt.Fprintf(&b, "    trusted_forwarders: [%s]\n", e.lb.IP)
+	}
 	if clientCAFile != "" {
 		fmt.Fprintf(&b, "    client_ca_file: %s\n", clientCAFile)
 	}
@@ -164,8 +168,10 @@ backend gateway
 frontend public
   bind %s ssl crt %s alpn h2,http/1.1
   default_backend gateway
+  option forwardfor
+  http-request set-header X-Forwarded-Proto https
 backend gateway
-  server gw %s send-proxy-v2 ssl verify required ca-file %s verifyhost %s sni str(%s) crt %s
+  server gw %s ssl verify required ca-file %s verifyhost %s sni str(%s) crt %s
 `, front, e.lbFiles.publicPEM, gw, e.lbFiles.gatewayCA, shopHost, shopHost, e.lbFiles.clientPEM)
 	}
 	path := e.write(t, "haproxy.cfg", cfg)

@@ -29,7 +29,7 @@ func (e *edge) links() []link {
 	host := e.m.Net.HostIP
 	ls := []link{
 		{name: "client → load balancer", from: e.client.IP, to: e.lb.IP},
-		{name: "load balancer → gateway", from: e.lb.IP, to: e.gw.IP, proxyHeader: true},
+		{name: "load balancer → gateway", from: e.lb.IP, to: e.gw.IP, proxyHeader: e.mode == nlb},
 		{name: "gateway → web pod", from: e.gw.IP, to: e.web.IP},
 		{name: "gateway → pay pod", from: e.gw.IP, to: e.pay.IP},
 		{name: "gateway → CA", from: e.gw.IP, to: host},
