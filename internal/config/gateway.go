@@ -69,6 +69,7 @@ type BackendFile struct {
 	Protocol   string `yaml:"protocol"`
 	CAFile     string `yaml:"ca_file"`
 	ServerName string `yaml:"server_name"`
+	Weight     *int   `yaml:"weight"`
 	// unresolved: a backend the controller could not resolve (no file
 	// sets it); it becomes a Backend without an address.
 	unresolved bool
@@ -145,6 +146,10 @@ type Backend struct {
 	Protocol   string      // terminate routes: HTTP1 or HTTP2
 	CAFile     string      // reencrypt: the CA that signed the backend's certificate
 	ServerName string      // reencrypt: the name verified in its certificate
+	// Weight is the backend's share of its path prefix's requests among
+	// the route's backends with the same prefix (terminate; default 1, 0
+	// takes none).
+	Weight int
 }
 
 // ParseGateway decodes YAML strictly (unknown keys are errors) and validates it.
@@ -282,16 +287,15 @@ func (rf RouteFile) validateBackends(errs *yamlfile.Problems, at string) []Backe
 		if len(rf.Backends) == 0 {
 			errs.Add(at+".backends", "", "is empty; add at least {path_prefix: /, address: host:port, server_id: spiffe://...}")
 		}
-		prefixes := uniqueSet{}
 		var out []Backend
 		for i, bf := range rf.Backends {
 			bat := fmt.Sprintf("%s.backends[%d]", at, i)
 			b := bf.validateMesh(errs, bat, true)
-			if checkPathPrefix(errs, bat+".path_prefix", bf.PathPrefix) {
-				prefixes.add(errs, bat+".path_prefix", "path_prefix in this route", bf.PathPrefix)
-			}
+			b.Weight = bf.checkWeight(errs, bat)
+			checkPathPrefix(errs, bat+".path_prefix", bf.PathPrefix)
 			out = append(out, b)
 		}
+		rf.checkSplits(errs, at)
 		return out
 	}
 	if len(rf.Backends) > 0 {
@@ -307,10 +311,56 @@ func (rf RouteFile) validateBackends(errs *yamlfile.Problems, at string) []Backe
 	if rf.Backend.PathPrefix != "" {
 		errs.Add(bat+".path_prefix", rf.Backend.PathPrefix, "is only for the backends of terminate routes; remove it")
 	}
-	if rf.Mode == Reencrypt {
-		return []Backend{rf.Backend.validateTLS(errs, bat)}
+	if rf.Backend.Weight != nil {
+		errs.Add(bat+".weight", strconv.Itoa(*rf.Backend.Weight), "is only for the backends of terminate routes, which split a path prefix's requests; remove it")
 	}
-	return []Backend{rf.Backend.validateMesh(errs, bat, false)}
+	var b Backend
+	if rf.Mode == Reencrypt {
+		b = rf.Backend.validateTLS(errs, bat)
+	} else {
+		b = rf.Backend.validateMesh(errs, bat, false)
+	}
+	b.Weight = 1
+	return []Backend{b}
+}
+
+// maxWeight bounds a backend's weight, as Gateway API does.
+const maxWeight = 1000000
+
+// checkWeight returns the backend's weight, 1 when unset.
+func (bf BackendFile) checkWeight(errs *yamlfile.Problems, at string) int {
+	switch {
+	case bf.Weight == nil:
+		return 1
+	case *bf.Weight < 0 || *bf.Weight > maxWeight:
+		errs.Add(at+".weight", strconv.Itoa(*bf.Weight), "is not a weight; use 0 (no requests) to %d", maxWeight)
+		return 0
+	}
+	return *bf.Weight
+}
+
+// checkSplits: backends may share a path prefix only to split its requests
+// by weight, so each of them sets one, and some weight is above 0.
+func (rf RouteFile) checkSplits(errs *yamlfile.Problems, at string) {
+	first := map[string]int{}
+	total := map[string]int{}
+	for i, bf := range rf.Backends {
+		total[bf.PathPrefix] += bf.checkWeight(&yamlfile.Problems{}, "")
+		j, seen := first[bf.PathPrefix]
+		if !seen {
+			first[bf.PathPrefix] = i
+			continue
+		}
+		if bf.Weight == nil || rf.Backends[j].Weight == nil {
+			errs.Add(fmt.Sprintf("%s.backends[%d].path_prefix", at, i), bf.PathPrefix,
+				"is already used by %s.backends[%d].path_prefix; to split its requests between them, set weight on each", at, j)
+		}
+	}
+	for i, bf := range rf.Backends {
+		if first[bf.PathPrefix] == i && total[bf.PathPrefix] == 0 {
+			errs.Add(fmt.Sprintf("%s.backends[%d].weight", at, i), "0", "leaves path_prefix %s no backend with a weight above 0: give one a weight, or remove them", bf.PathPrefix)
+		}
+	}
 }
 
 // validateMesh checks a backend reached over mesh mTLS.

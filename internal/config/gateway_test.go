@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,13 @@ func TestParseGateway(t *testing.T) {
 		{name: "terminate backend with ca_file", old: "path_prefix: /api, address: 10.0.0.5:9090,", new: "path_prefix: /api, ca_file: x.pem, address: 10.0.0.5:9090,",
 			want: []string{`routes[0].backends[1].ca_file: "x.pem" is set on a mesh backend`}},
 		{name: "duplicate path prefix", old: "path_prefix: /api,", new: "path_prefix: /,", want: []string{`routes[0].backends[1].path_prefix: "/" is already used by listeners[0].routes[0].backends[0].path_prefix`}},
+		{name: "weighted split", old: "path_prefix: /api,", new: "path_prefix: /, weight: 1,", want: []string{"backends[1].path_prefix", "set weight on each"}},
+		{name: "weighted split with weights", old: "{path_prefix: /, address: 10.0.0.2:8080,",
+			new: "{path_prefix: /, weight: 9, address: 10.0.0.9:8080, server_id: spiffe://demo.local/ns/shop/sa/canary}\n          - {path_prefix: /, weight: 1, address: 10.0.0.2:8080,"},
+		{name: "all weights zero", old: "{path_prefix: /, address: 10.0.0.2:8080,", new: "{path_prefix: /, weight: 0, address: 10.0.0.2:8080,",
+			want: []string{`backends[0].weight: "0" leaves path_prefix / no backend with a weight above 0`}},
+		{name: "negative weight", old: "path_prefix: /api,", new: "path_prefix: /api, weight: -1,", want: []string{`backends[1].weight: "-1" is not a weight`}},
+		{name: "weight on a passthrough backend", old: "address: 10.0.0.3:8443,", new: "address: 10.0.0.3:8443, weight: 2,", want: []string{"routes[1].backend.weight", "only for the backends of terminate routes"}},
 		{name: "missing path prefix", old: "path_prefix: /api, ", new: "", want: []string{"routes[0].backends[1].path_prefix is required"}},
 		{name: "relative path prefix", old: "path_prefix: /api,", new: "path_prefix: api,", want: []string{`"api" does not start with /`}},
 		{name: "path prefix with dot segment", old: "path_prefix: /api,", new: "path_prefix: /a/../api,", want: []string{"is not a canonical path", "write /api"}},
@@ -263,5 +271,21 @@ func TestParseGatewayEmpty(t *testing.T) {
 	_, err := config.ParseGateway([]byte("# nothing\n"))
 	if err == nil || !strings.Contains(err.Error(), "file is empty") || !strings.Contains(err.Error(), "docs/gateway.md") {
 		t.Fatalf("empty file: %v", err)
+	}
+}
+
+func TestGatewayBackendWeights(t *testing.T) {
+	file := strings.Replace(gatewayBaseline, "{path_prefix: /, address: 10.0.0.2:8080,",
+		"{path_prefix: /, weight: 9, address: 10.0.0.9:8080, server_id: spiffe://demo.local/ns/shop/sa/canary}\n          - {path_prefix: /, weight: 0, address: 10.0.0.2:8080,", 1)
+	g, err := config.ParseGateway([]byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, b := range g.Listeners[0].Routes[0].Backends {
+		got = append(got, b.Weight)
+	}
+	if want := []int{9, 0, 1}; !slices.Equal(got, want) {
+		t.Errorf("weights %v, want %v (unset: 1)", got, want)
 	}
 }

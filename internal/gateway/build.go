@@ -107,6 +107,7 @@ func (g *Gateway) buildRoute(rc config.Route, listenerName string, clientCAs *x5
 		r.backends = append(r.backends, b)
 	}
 	slices.SortStableFunc(r.backends, func(a, b *backend) int { return len(b.cfg.PathPrefix) - len(a.cfg.PathPrefix) })
+	r.splits = splitsOf(r.backends)
 	return r, nil
 }
 

@@ -156,7 +156,12 @@ func FromProto(cfg *meshv1.GatewayConfig) ([]config.GatewayListener, error) {
 				if b.Unresolved {
 					sl.Unresolved[j] = append(sl.Unresolved[j], k)
 				}
-				bfs = append(bfs, config.BackendFile{PathPrefix: b.PathPrefix, Address: b.Address, ServerID: b.ServerId, Protocol: b.Protocol})
+				bf := config.BackendFile{PathPrefix: b.PathPrefix, Address: b.Address, ServerID: b.ServerId, Protocol: b.Protocol}
+				if rf.Mode == config.Terminate {
+					w := max(int(b.Weight), 1) // 0: unset
+					bf.Weight = &w
+				}
+				bfs = append(bfs, bf)
 			}
 			if rf.Mode == config.Passthrough && len(bfs) == 1 {
 				rf.Backend = &bfs[0]

@@ -354,3 +354,35 @@ func BenchmarkTerminateHTTP1(b *testing.B) {
 		})
 	}
 }
+
+// Backends sharing a path prefix split its requests by weight, exactly per
+// run of total requests, on both the fast path and net/http's.
+func TestWeightedBackends(t *testing.T) {
+	e := newEnv(t)
+	stable := e.meshServer("spiffe://demo.local/ns/shop/sa/web", gwID, nil, echo("stable"))
+	canary := e.meshServer("spiffe://demo.local/ns/shop/sa/web", gwID, nil, echo("canary"))
+	cert, key := e.webCert(e.public, "shop", x509.ExtKeyUsageServerAuth, "shop.example.com")
+	g := e.start(fmt.Sprintf(`listeners:
+  - name: https
+    listen: 127.0.0.1:0
+    routes:
+      - hostname: shop.example.com
+        mode: terminate
+        tls: {cert_file: %s, key_file: %s}
+        backends:
+          - {path_prefix: /, weight: 3, address: %s, server_id: spiffe://demo.local/ns/shop/sa/web}
+          - {path_prefix: /, weight: 1, address: %s, server_id: spiffe://demo.local/ns/shop/sa/web}
+`, cert, key, stable.Addr, canary.Addr))
+	for _, h2 := range []bool{false, true} {
+		c := e.client(g.addr("https"), h2, nil)
+		got := map[string]int{}
+		for range 8 {
+			_, body := get(t, c, "https://shop.example.com/x")
+			name, _, _ := strings.Cut(body, " ")
+			got[name]++
+		}
+		if got["stable"] != 6 || got["canary"] != 2 {
+			t.Errorf("h2 %v: %v, want 6 stable and 2 canary", h2, got)
+		}
+	}
+}

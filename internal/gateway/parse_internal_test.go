@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
@@ -124,16 +126,48 @@ func TestRouteTable(t *testing.T) {
 func TestBackendFor(t *testing.T) {
 	r := &route{}
 	for _, p := range []string{"/api/v2", "/api", "/"} { // longest first, as built
-		r.backends = append(r.backends, &backend{cfg: config.Backend{PathPrefix: p}})
+		r.backends = append(r.backends, &backend{cfg: config.Backend{PathPrefix: p, Weight: 1}})
 	}
+	r.splits = splitsOf(r.backends)
 	for path, want := range map[string]string{"/": "/", "/api": "/api", "/api/": "/api", "/apix": "/", "/api/v2/x": "/api/v2", "/api/v20": "/api"} {
 		if got := r.backendFor(path).cfg.PathPrefix; got != want {
 			t.Errorf("backendFor(%q) = %s, want %s", path, got, want)
 		}
 	}
-	r.backends = r.backends[:2]
+	r.splits = splitsOf(r.backends[:2])
 	if r.backendFor("/other") != nil {
 		t.Error("a path outside every prefix found a backend")
+	}
+}
+
+// Backends that share a prefix get exactly their weight's share of every
+// run of total requests, interleaved; weight 0 gets none.
+func TestWeightedSplit(t *testing.T) {
+	for _, weights := range [][]int{{3, 1}, {1, 0, 1}, {90, 10}, {1, 1, 1, 1, 1, 1}, {7}, {2, 4}} {
+		var bs []*backend
+		total := 0
+		for i, w := range weights {
+			bs = append(bs, &backend{cfg: config.Backend{PathPrefix: "/", Weight: w, Address: fmt.Sprint(i)}})
+			total += w
+		}
+		s := splitsOf(bs)[0]
+		for round := range 3 {
+			got := map[string]int{}
+			var order []string
+			for range total {
+				b := s.pick()
+				got[b.cfg.Address]++
+				order = append(order, b.cfg.Address)
+			}
+			for i, w := range weights {
+				if got[fmt.Sprint(i)] != w {
+					t.Fatalf("weights %v, round %d: %v, want each its weight (%s)", weights, round, got, strings.Join(order, ""))
+				}
+			}
+			if weights[0] == 90 && slices.Index(order, "1") > 20 {
+				t.Errorf("weights %v: the first request of the weight-10 backend came at %d: not interleaved", weights, slices.Index(order, "1"))
+			}
+		}
 	}
 }
 

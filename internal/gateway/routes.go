@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/hopseal/hopseal/internal/config"
 	"github.com/hopseal/hopseal/internal/gateway/certs"
@@ -18,6 +20,7 @@ type route struct {
 	cert     certs.Source // terminate and reencrypt
 	tls      *tls.Config  // the public side of terminate and reencrypt
 	backends []*backend   // terminate: longest path prefix first
+	splits   []*split     // terminate: the backends by path prefix, longest first
 	hsts     string       // Strict-Transport-Security value, or ""
 }
 
@@ -94,16 +97,86 @@ func (r *route) matchesHost(host string) bool {
 	return host == r.cfg.Hostname
 }
 
-// backendFor picks the backend whose path prefix is the longest one that
-// matches the canonical path segment by segment: /api takes /api and
-// /api/x, not /apix.
+// backendFor picks a backend of the longest path prefix that matches the
+// canonical path segment by segment (/api takes /api and /api/x, not
+// /apix), by weight where several share it.
 func (r *route) backendFor(path string) *backend {
-	for _, b := range r.backends {
-		if prefixMatch(b.cfg.PathPrefix, path) {
-			return b
+	for _, s := range r.splits {
+		if prefixMatch(s.prefix, path) {
+			return s.pick()
 		}
 	}
 	return nil
+}
+
+// split is the backends that share a path prefix. Requests go to them in
+// turn, each backend getting its weight's share of every run of total
+// requests exactly, interleaved rather than in blocks (a stride coprime
+// with total walks the positions), so a canary at weight 1 of 100 sees its
+// one request early, and tests can count.
+type split struct {
+	prefix   string
+	backends []*backend // those with a weight above 0
+	cum      []int      // the running total of their weights
+	stride   uint64
+	next     atomic.Uint64
+}
+
+func splitsOf(bs []*backend) []*split {
+	var out []*split
+	byPrefix := map[string]*split{}
+	for _, b := range bs {
+		s := byPrefix[b.cfg.PathPrefix]
+		if s == nil {
+			s = &split{prefix: b.cfg.PathPrefix}
+			byPrefix[s.prefix] = s
+			out = append(out, s)
+		}
+		if b.cfg.Weight > 0 {
+			s.backends = append(s.backends, b)
+			s.cum = append(s.cum, s.total()+b.cfg.Weight)
+		}
+	}
+	for _, s := range out {
+		s.stride = coprimeStride(uint64(s.total()))
+	}
+	return out
+}
+
+func (s *split) total() int {
+	if len(s.cum) == 0 {
+		return 0
+	}
+	return s.cum[len(s.cum)-1]
+}
+
+func (s *split) pick() *backend {
+	switch len(s.backends) {
+	case 0:
+		return nil
+	case 1:
+		return s.backends[0]
+	}
+	pos := int(s.next.Add(1) * s.stride % uint64(s.total()))
+	i, _ := slices.BinarySearch(s.cum, pos+1)
+	return s.backends[i]
+}
+
+// coprimeStride is the first number from about 0.618 n up that shares no
+// factor with n.
+func coprimeStride(n uint64) uint64 {
+	s := max(n*618/1000, 1)
+	for gcd(s, n) != 1 {
+		s++
+	}
+	return s
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 func prefixMatch(prefix, path string) bool {

@@ -325,7 +325,11 @@ type GatewayBackend struct {
 	// The backend reference did not resolve: requests for the prefix are
 	// answered with 500 (never sent elsewhere). address and server_id are
 	// empty.
-	Unresolved    bool `protobuf:"varint,5,opt,name=unresolved,proto3" json:"unresolved,omitempty"`
+	Unresolved bool `protobuf:"varint,5,opt,name=unresolved,proto3" json:"unresolved,omitempty"`
+	// terminate: the backend's share of the path prefix's requests among the
+	// route's backends with the same prefix; 0 is read as 1 (backends that
+	// take no requests are not sent).
+	Weight        uint32 `protobuf:"varint,6,opt,name=weight,proto3" json:"weight,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -393,6 +397,13 @@ func (x *GatewayBackend) GetUnresolved() bool {
 		return x.Unresolved
 	}
 	return false
+}
+
+func (x *GatewayBackend) GetWeight() uint32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
 }
 
 type GatewayCertificate struct {
@@ -480,7 +491,7 @@ const file_api_mesh_v1_gateway_proto_rawDesc = "" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12 \n" +
 	"\vcertificate\x18\x03 \x01(\tR\vcertificate\x12;\n" +
-	"\bbackends\x18\x04 \x03(\v2\x1f.hopseal.mesh.v1.GatewayBackendR\bbackends\"\xa4\x01\n" +
+	"\bbackends\x18\x04 \x03(\v2\x1f.hopseal.mesh.v1.GatewayBackendR\bbackends\"\xbc\x01\n" +
 	"\x0eGatewayBackend\x12\x1f\n" +
 	"\vpath_prefix\x18\x01 \x01(\tR\n" +
 	"pathPrefix\x12\x18\n" +
@@ -489,7 +500,8 @@ const file_api_mesh_v1_gateway_proto_rawDesc = "" +
 	"\bprotocol\x18\x04 \x01(\tR\bprotocol\x12\x1e\n" +
 	"\n" +
 	"unresolved\x18\x05 \x01(\bR\n" +
-	"unresolved\"\\\n" +
+	"unresolved\x12\x16\n" +
+	"\x06weight\x18\x06 \x01(\rR\x06weight\"\\\n" +
 	"\x12GatewayCertificate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
 	"\bcert_pem\x18\x02 \x01(\fR\acertPem\x12\x17\n" +

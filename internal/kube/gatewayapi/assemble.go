@@ -129,10 +129,17 @@ func merge(r *config.Route, c claim) *config.Route {
 	if r == nil {
 		r = &config.Route{Hostname: c.hostname, Mode: config.Terminate, Cert: c.listener.cert}
 	}
+	// A prefix stays with the first route, and the first rule, that claims
+	// it; the backends of that one rule split it.
+	owner := map[string]int{}
+	for _, b := range r.Backends {
+		owner[b.PathPrefix] = -1
+	}
 	for _, pb := range c.rules.paths {
-		if slices.ContainsFunc(r.Backends, func(b config.Backend) bool { return b.PathPrefix == pb.prefix }) {
+		if rule, taken := owner[pb.prefix]; taken && rule != pb.rule {
 			continue
 		}
+		owner[pb.prefix] = pb.rule
 		b := pb.b.cfg
 		b.PathPrefix = pb.prefix
 		r.Backends = append(r.Backends, b)

@@ -154,12 +154,18 @@ func render(ls []config.GatewayListener) string {
 			for _, be := range r.Backends {
 				b.WriteString("    " + be.PathPrefix)
 				if be.Address == "" {
+					if be.Weight != 1 {
+						fmt.Fprintf(&b, " weight:%d", be.Weight)
+					}
 					b.WriteString(" unresolved\n")
 					continue
 				}
 				fmt.Fprintf(&b, " %s %s", be.Address, be.ServerID)
 				if be.Protocol != "" {
 					b.WriteString(" " + be.Protocol)
+				}
+				if be.Weight != 1 {
+					fmt.Fprintf(&b, " weight:%d", be.Weight)
 				}
 				b.WriteString("\n")
 			}

@@ -69,9 +69,6 @@ func (t *translation) resolveBackend(r *route, ref gwv1.BackendRef) backend {
 	if !permitted(t.in.Grants, gwv1.GroupName, r.kind, r.meta.Namespace, "Service", key) {
 		return unresolved(gwv1.RouteReasonRefNotPermitted, "Service %s is in another namespace and no ReferenceGrant there allows %ss of %s to use it", key, r.kind, r.meta.Namespace)
 	}
-	if ref.Weight != nil && *ref.Weight == 0 {
-		return unresolved(gwv1.RouteReasonBackendNotFound, "backendRef %s has weight 0: it takes no traffic", key)
-	}
 	svc := t.in.Services[key]
 	if svc == nil {
 		return unresolved(gwv1.RouteReasonBackendNotFound, "Service %s does not exist", key)

@@ -2,6 +2,7 @@ package gatewayapi
 
 import (
 	"fmt"
+	"github.com/hopseal/hopseal/internal/config"
 	"path"
 	"strings"
 
@@ -27,6 +28,7 @@ type compiled struct {
 type pathBackend struct {
 	prefix string
 	b      backend
+	rule   int // which of the route's proxying rules: its backends split the prefix
 }
 
 func (t *translation) compile(r *route) *compiled {
@@ -60,7 +62,12 @@ func (t *translation) compileTLS(r *route, c *compiled) {
 		c.unsupported = "a TLSRoute needs exactly one rule with one backendRef: hopseal passes a server name's connections to one backend"
 		return
 	}
-	b := c.resolve(t.resolveBackend(r, rules[0].BackendRefs[0]))
+	ref := rules[0].BackendRefs[0]
+	b := backend{cfg: config.Backend{Weight: 1}} // weight 0: no backend takes the connections
+	if ref.Weight == nil || *ref.Weight != 0 {
+		b = c.resolve(t.resolveBackend(r, ref))
+		b.cfg.Weight = 1
+	}
 	c.pass = &b
 }
 
@@ -80,17 +87,36 @@ func (t *translation) compileHTTPRule(r *route, rule gwv1.HTTPRouteRule, c *comp
 	if redirect != nil {
 		return c.addRedirect(redirect, prefixes, len(rule.BackendRefs))
 	}
-	if len(rule.BackendRefs) != 1 {
-		return fmt.Sprintf("has %d backendRefs; hopseal sends a path prefix to exactly one backend", len(rule.BackendRefs))
+	if len(rule.BackendRefs) == 0 {
+		return "has no backendRefs and no redirect; hopseal serves a path prefix from backends or redirects it"
 	}
-	ref := rule.BackendRefs[0]
-	if len(ref.Filters) > 0 {
-		return "has filters on its backendRef; hopseal forwards requests as they are"
+	// Several backendRefs split the rule's requests by weight. A ref that
+	// does not resolve keeps its share, answered with 500, as the Gateway
+	// API asks; one of weight 0 takes none.
+	var bs []backend
+	for _, ref := range rule.BackendRefs {
+		if len(ref.Filters) > 0 {
+			return "has filters on its backendRef; hopseal forwards requests as they are"
+		}
+		w := 1
+		if ref.Weight != nil {
+			w = int(*ref.Weight)
+		}
+		if w == 0 {
+			continue
+		}
+		b := c.resolve(t.resolveBackend(r, ref.BackendRef))
+		b.cfg.Weight = w
+		bs = append(bs, b)
 	}
-	b := c.resolve(t.resolveBackend(r, ref.BackendRef))
+	if len(bs) == 0 { // every weight is 0: the Gateway API answers with 500
+		bs = []backend{{cfg: config.Backend{Weight: 1}}}
+	}
 	c.backendRules++
 	for _, p := range prefixes {
-		c.paths = append(c.paths, pathBackend{prefix: p, b: b})
+		for _, b := range bs {
+			c.paths = append(c.paths, pathBackend{prefix: p, b: b, rule: c.backendRules})
+		}
 	}
 	return ""
 }

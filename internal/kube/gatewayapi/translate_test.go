@@ -93,10 +93,36 @@ func TestTranslate(t *testing.T) {
 		{"header filter", func(_ *testing.T, in *Input) {
 			in.HTTPRoutes[0].Spec.Rules[0].Filters = []gwv1.HTTPRouteFilter{{Type: gwv1.HTTPRouteFilterRequestHeaderModifier}}
 		}, noRoute, []string{"HTTPRoute shop/shop.https Accepted False UnsupportedValue"}, nil},
-		{"two backendRefs in a rule", func(_ *testing.T, in *Input) {
+		{"two backendRefs split a rule's requests by weight", func(_ *testing.T, in *Input) {
+			r := &in.HTTPRoutes[0].Spec.Rules[0]
+			r.BackendRefs[0].Weight = ptr(int32(3))
+			r.BackendRefs = append(r.BackendRefs, in.HTTPRoutes[0].Spec.Rules[1].BackendRefs[0])
+		}, strings.Replace(full, "/ 10.96.0.1:80 "+webID+" http1\n", "/ 10.96.0.1:80 "+webID+" http1 weight:3\n    / 10.96.0.2:9090 "+apiID+" http2\n", 1),
+			[]string{"HTTPRoute shop/shop.https Accepted True Accepted", "HTTPRoute shop/shop.https ResolvedRefs True ResolvedRefs"}, nil},
+		{"a backendRef of weight 0 takes no requests", func(_ *testing.T, in *Input) {
+			r := &in.HTTPRoutes[0].Spec.Rules[0]
+			r.BackendRefs = append(r.BackendRefs, in.HTTPRoutes[0].Spec.Rules[1].BackendRefs[0])
+			r.BackendRefs[1].Weight = ptr(int32(0))
+		}, full, []string{"HTTPRoute shop/shop.https Accepted True Accepted"}, nil},
+		{"every backendRef of weight 0: answered with 500", func(_ *testing.T, in *Input) {
+			in.HTTPRoutes[0].Spec.Rules[0].BackendRefs[0].Weight = ptr(int32(0))
+		}, strings.Replace(full, "/ 10.96.0.1:80 "+webID+" http1", "/ unresolved", 1),
+			[]string{"HTTPRoute shop/shop.https Accepted True Accepted", "HTTPRoute shop/shop.https ResolvedRefs True ResolvedRefs"}, nil},
+		{"a backendRef that does not resolve keeps its share, answered with 500", func(_ *testing.T, in *Input) {
 			r := &in.HTTPRoutes[0].Spec.Rules[0]
 			r.BackendRefs = append(r.BackendRefs, r.BackendRefs[0])
-		}, noRoute, []string{"HTTPRoute shop/shop.https Accepted False UnsupportedValue"}, nil},
+			r.BackendRefs[1].Name = "missing"
+		}, strings.Replace(full, "/ 10.96.0.1:80 "+webID+" http1\n", "/ 10.96.0.1:80 "+webID+" http1\n    / unresolved\n", 1),
+			[]string{"HTTPRoute shop/shop.https Accepted True Accepted", "HTTPRoute shop/shop.https ResolvedRefs False BackendNotFound"}, nil},
+		{"TLSRoute backendRef of weight 0: no connection goes anywhere", func(_ *testing.T, in *Input) {
+			in.TLSRoutes[0].Spec.Rules[0].BackendRefs[0].Weight = ptr(int32(0))
+		}, strings.Replace(full, " 10.96.0.3:8443 "+payID, " unresolved", 1), []string{"TLSRoute pay/pay.tls Accepted True Accepted"}, nil},
+		{"a later rule with the same prefix does not join the split", func(_ *testing.T, in *Input) {
+			rules := in.HTTPRoutes[0].Spec.Rules
+			extra := *rules[1].DeepCopy()
+			extra.Matches[0].Path.Value = ptr("/")
+			in.HTTPRoutes[0].Spec.Rules = append(rules, extra)
+		}, full, []string{"HTTPRoute shop/shop.https Accepted True Accepted"}, nil},
 		{"Service missing: its prefix is answered with 500, never sent elsewhere", func(_ *testing.T, in *Input) {
 			delete(in.Services, types.NamespacedName{Namespace: "shop", Name: "api"})
 		}, strings.Replace(full, "/api 10.96.0.2:9090 "+apiID+" http2", "/api unresolved", 1),

@@ -32,7 +32,7 @@ func ToProto(gateway string, ls []config.GatewayListener) *meshv1.GatewayConfig 
 				}
 			}
 			for _, b := range r.Backends {
-				pb := &meshv1.GatewayBackend{PathPrefix: b.PathPrefix, Address: b.Address, Protocol: b.Protocol, Unresolved: b.Address == ""}
+				pb := &meshv1.GatewayBackend{PathPrefix: b.PathPrefix, Address: b.Address, Protocol: b.Protocol, Unresolved: b.Address == "", Weight: uint32(b.Weight)}
 				if !b.ServerID.IsZero() {
 					pb.ServerId = b.ServerID.String()
 				}
