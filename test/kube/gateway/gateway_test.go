@@ -146,6 +146,30 @@ func TestGatewayAPIOnKubernetes(t *testing.T) {
 	}
 	c.waitRoute(t, gateways.HTTPRoutes, shop, "shop", 2, expect{"Accepted", "True", "Accepted", ""})
 
+	// Two weighted backendRefs split the rule's requests: of every two,
+	// one goes to each.
+	if out, err := c.k.Kubectl(t, "", "-n", shop, "patch", "httproute", "shop", "--type=json",
+		"-p", `[{"op":"replace","path":"/spec/rules/0/backendRefs","value":[{"name":"web","port":80,"weight":5},{"name":"api","port":80,"weight":5}]}]`); err != nil {
+		t.Fatalf("kubectl patch: %v\n%s", err, out)
+	}
+	testenv.Eventually(t, 10*time.Second, "web back in the route", func() bool {
+		body, err := get(client, "https://shop.example.com/split")
+		return err == nil && body == "web /split"
+	})
+	got := map[string]int{}
+	for range 4 {
+		body, err := get(client, "https://shop.example.com/split")
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _, _ := strings.Cut(body, " ")
+		got[name]++
+	}
+	if got["web"] != 2 || got["api"] != 2 {
+		t.Errorf("four requests to a 5:5 split: %v, want two each", got)
+	}
+	c.waitRoute(t, gateways.HTTPRoutes, shop, "shop", 3, expect{"Accepted", "True", "Accepted", ""})
+
 	c.checkReport(t)
 	c.crossNamespaceCertificate(t, public)
 }
