@@ -52,7 +52,7 @@ type h1conn struct {
 
 // serveH1 serves c until it ends, on the fast path while it can.
 func (g *Gateway) serveH1(c net.Conn, cs *conn) error {
-	h := &h1conn{g: g, cs: cs, c: c, in: waitReader{c: c}, xff: clientIP(cs.client), trust: cs.trusts()}
+	h := &h1conn{g: g, cs: cs, c: c, in: waitReader{replayConn: replayConn{Conn: c}}, xff: clientIP(cs.client), trust: cs.trusts()}
 	feed := cs.listener.http
 	defer h.release()
 	defer h.flush()
@@ -530,16 +530,15 @@ func (h *h1conn) handOff() error {
 // waitReader reads a client connection: waiting for a request takes a
 // one-byte read, so an idle connection holds no buffer.
 type waitReader struct {
-	c       net.Conn
-	one     [1]byte
-	pending []byte
+	replayConn
+	one [1]byte
 }
 
 func (r *waitReader) wait() error {
 	if len(r.pending) > 0 {
 		return nil
 	}
-	n, err := r.c.Read(r.one[:])
+	n, err := r.Conn.Read(r.one[:])
 	if n == 1 {
 		r.pending = r.one[:1]
 		return nil
@@ -548,15 +547,6 @@ func (r *waitReader) wait() error {
 		err = io.ErrNoProgress
 	}
 	return err
-}
-
-func (r *waitReader) Read(p []byte) (int, error) {
-	if len(r.pending) > 0 {
-		n := copy(p, r.pending)
-		r.pending = r.pending[n:]
-		return n, nil
-	}
-	return r.c.Read(p)
 }
 
 // replayConn reads pending before the connection.

@@ -120,10 +120,15 @@ func fastBackend(e *env, release chan struct{}) *meshServer {
 	}))
 }
 
-func TestFastPathHeaders(t *testing.T) {
+// startFast runs a gateway with one terminate route to fastBackend.
+func startFast(t *testing.T, release chan struct{}) (*env, *meshServer, *running) {
 	e := newEnv(t)
-	web := fastBackend(e, nil)
-	g := e.start(terminateFile(e, web, web, ""))
+	web := fastBackend(e, release)
+	return e, web, e.start(terminateFile(e, web, web, ""))
+}
+
+func TestFastPathHeaders(t *testing.T) {
+	e, web, g := startFast(t, nil)
 	w := e.wire(g.addr("https"))
 	w.send("GET /dump?q=1 HTTP/1.1\nHost: shop.example.com\nX-Custom: a, b\nKeep-Alive: timeout=9\nTE: trailers\n" +
 		"Connection: keep-alive\nProxy-Authorization: Basic eA==\nX-Forwarded-For: 6.6.6.6\nX-Forwarded-Proto: http\nForwarded: for=6.6.6.6\n" +
@@ -152,9 +157,7 @@ func TestFastPathHeaders(t *testing.T) {
 }
 
 func TestFastPathBodiesAndPipelining(t *testing.T) {
-	e := newEnv(t)
-	web := fastBackend(e, nil)
-	g := e.start(terminateFile(e, web, web, ""))
+	e, _, g := startFast(t, nil)
 	w := e.wire(g.addr("https"))
 	// Three requests in one write: each answered in order.
 	w.send("POST /a HTTP/1.1\nHost: shop.example.com\nContent-Length: 5\n\nhello" +
@@ -180,10 +183,8 @@ func TestFastPathBodiesAndPipelining(t *testing.T) {
 // A chunked response takes net/http's framing but is passed on as the
 // backend sends it; an interim response goes out before the final one.
 func TestFastPathStreamsAndInterim(t *testing.T) {
-	e := newEnv(t)
 	release := make(chan struct{})
-	web := fastBackend(e, release)
-	g := e.start(terminateFile(e, web, web, ""))
+	e, _, g := startFast(t, release)
 	w := e.wire(g.addr("https"))
 	w.send("GET /stream HTTP/1.1\nHost: shop.example.com\n\n")
 	resp, err := http.ReadResponse(w.br, nil)
@@ -221,9 +222,7 @@ func TestFastPathHandsOff(t *testing.T) {
 		{"escaped path", "GET /a%20b HTTP/1.1\nHost: shop.example.com\n\n", "GET /a b HTTP/1.1"},
 		{"Connection naming a header", "GET /x HTTP/1.1\nHost: shop.example.com\nConnection: X-Drop\nX-Drop: 1\n\n", "X-Forwarded-For: 127.0.0.1\n"},
 	}
-	e := newEnv(t)
-	web := fastBackend(e, nil)
-	g := e.start(terminateFile(e, web, web, ""))
+	e, _, g := startFast(t, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := e.wire(g.addr("https"))
@@ -301,9 +300,7 @@ func TestFastPathRefusesBadHeads(t *testing.T) {
 		{"two lengths", "POST / HTTP/1.1\r\nHost: shop.example.com\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"},
 		{"length and chunked", "POST / HTTP/1.1\r\nHost: shop.example.com\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
 	}
-	e := newEnv(t)
-	web := fastBackend(e, nil)
-	g := e.start(terminateFile(e, web, web, ""))
+	e, web, g := startFast(t, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := e.wire(g.addr("https"))
