@@ -196,7 +196,7 @@ func (lf GatewayListenerFile) validate(errs *yamlfile.Problems, at string) Gatew
 	l := GatewayListener{Name: lf.Name, Listen: lf.Listen, ProxyProtocol: lf.ProxyProtocol, ClientCAFile: lf.ClientCAFile}
 	checkAddr(errs, at+".listen", lf.Listen, false)
 	for j, f := range lf.TrustedForwarders {
-		p, err := addrOrPrefix(f)
+		p, err := AddrOrPrefix(f)
 		if err != nil {
 			errs.Add(fmt.Sprintf("%s.trusted_forwarders[%d]", at, j), f, "is not an address or a CIDR: write for example 10.0.0.0/16 (the load balancer's subnet) or 10.0.3.7")
 			continue
@@ -434,8 +434,8 @@ func (hf HSTSFile) validate(errs *yamlfile.Problems, at string) *HSTS {
 	return h
 }
 
-// addrOrPrefix reads an address (a prefix of its full length) or a CIDR.
-func addrOrPrefix(s string) (netip.Prefix, error) {
+// AddrOrPrefix reads an address (a prefix of its full length) or a CIDR.
+func AddrOrPrefix(s string) (netip.Prefix, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		if a.Zone() != "" {
 			return netip.Prefix{}, errors.New("an address with a zone")

@@ -142,7 +142,7 @@ func FromProto(cfg *meshv1.GatewayConfig) ([]config.GatewayListener, error) {
 			return nil, fmt.Errorf("listeners[%d] (%s): port %d or redirect port %d is not a port", i, l.Name, l.Port, l.RedirectHttpsPort)
 		}
 		sl := config.StreamedListener{Unresolved: map[int][]int{}}
-		lf := config.GatewayListenerFile{Name: l.Name, Listen: config.ListenAddr(int(l.Port)), ProxyProtocol: l.ProxyProtocol}
+		lf := config.GatewayListenerFile{Name: l.Name, Listen: config.ListenAddr(int(l.Port)), ProxyProtocol: l.ProxyProtocol, TrustedForwarders: l.TrustedForwarders}
 		if l.RedirectHttpsPort != 0 {
 			lf.RedirectHTTPS = &config.RedirectFile{Port: int(l.RedirectHttpsPort)}
 		}

@@ -173,6 +173,9 @@ type GatewayListener struct {
 	// Non-zero: the listener only redirects plain HTTP to https on this port.
 	RedirectHttpsPort uint32          `protobuf:"varint,4,opt,name=redirect_https_port,json=redirectHttpsPort,proto3" json:"redirect_https_port,omitempty"`
 	Routes            []*GatewayRoute `protobuf:"bytes,5,rep,name=routes,proto3" json:"routes,omitempty"`
+	// Load balancers (addresses or CIDRs) whose X-Forwarded-For the gateway
+	// believes.
+	TrustedForwarders []string `protobuf:"bytes,6,rep,name=trusted_forwarders,json=trustedForwarders,proto3" json:"trusted_forwarders,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -238,6 +241,13 @@ func (x *GatewayListener) GetRedirectHttpsPort() uint32 {
 func (x *GatewayListener) GetRoutes() []*GatewayRoute {
 	if x != nil {
 		return x.Routes
+	}
+	return nil
+}
+
+func (x *GatewayListener) GetTrustedForwarders() []string {
+	if x != nil {
+		return x.TrustedForwarders
 	}
 	return nil
 }
@@ -480,13 +490,14 @@ const file_api_mesh_v1_gateway_proto_rawDesc = "" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x18\n" +
 	"\agateway\x18\x02 \x01(\tR\agateway\x12>\n" +
 	"\tlisteners\x18\x03 \x03(\v2 .hopseal.mesh.v1.GatewayListenerR\tlisteners\x12G\n" +
-	"\fcertificates\x18\x04 \x03(\v2#.hopseal.mesh.v1.GatewayCertificateR\fcertificates\"\xc7\x01\n" +
+	"\fcertificates\x18\x04 \x03(\v2#.hopseal.mesh.v1.GatewayCertificateR\fcertificates\"\xf6\x01\n" +
 	"\x0fGatewayListener\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\rR\x04port\x12%\n" +
 	"\x0eproxy_protocol\x18\x03 \x01(\bR\rproxyProtocol\x12.\n" +
 	"\x13redirect_https_port\x18\x04 \x01(\rR\x11redirectHttpsPort\x125\n" +
-	"\x06routes\x18\x05 \x03(\v2\x1d.hopseal.mesh.v1.GatewayRouteR\x06routes\"\x9d\x01\n" +
+	"\x06routes\x18\x05 \x03(\v2\x1d.hopseal.mesh.v1.GatewayRouteR\x06routes\x12-\n" +
+	"\x12trusted_forwarders\x18\x06 \x03(\tR\x11trustedForwarders\"\x9d\x01\n" +
 	"\fGatewayRoute\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12 \n" +

@@ -24,7 +24,7 @@ type portHost struct {
 // Gateway listeners, each server name served by the most specific Gateway
 // listener that claims it, with the routes' backends merged oldest first.
 func (t *translation) assemble() []config.GatewayListener {
-	if len(t.gw.Spec.Addresses) > 0 {
+	if len(t.gw.Spec.Addresses) > 0 || t.forwardersErr != "" {
 		return nil // not accepted
 	}
 	best := map[portHost]*lis{}
@@ -75,9 +75,11 @@ func (t *translation) listenerFor(port int32, routes map[portHost]*config.Route)
 		gl.RedirectPort = int(cmp.Or(t.redirects[port], t.tlsPort()))
 		return gl
 	}
+	gl.TrustedForwarders = t.forwarders
 	for k, r := range routes {
 		if k.port == port {
-			slices.SortFunc(r.Backends, func(a, b config.Backend) int { return cmp.Compare(a.PathPrefix, b.PathPrefix) })
+			// Stable: the backends of a weighted split keep their order.
+			slices.SortStableFunc(r.Backends, func(a, b config.Backend) int { return cmp.Compare(a.PathPrefix, b.PathPrefix) })
 			gl.Routes = append(gl.Routes, *r)
 		}
 	}
@@ -164,6 +166,8 @@ func (t *translation) status() gwv1.GatewayStatus {
 	case len(t.gw.Spec.Addresses) > 0:
 		accepted = condition(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonUnsupportedAddress),
 			"hopseal gateways take the address of their Service (type LoadBalancer by default); remove spec.addresses", gen)
+	case t.forwardersErr != "":
+		accepted = condition(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonInvalidParameters), t.forwardersErr, gen)
 	case valid == 0:
 		accepted = condition(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonListenersNotValid),
 			"no listener is valid; see the listeners' conditions", gen)

@@ -144,6 +144,9 @@ func render(ls []config.GatewayListener) string {
 		if l.RedirectPort != 0 {
 			fmt.Fprintf(&b, " redirect:%d", l.RedirectPort)
 		}
+		for _, p := range l.TrustedForwarders {
+			fmt.Fprintf(&b, " trusted:%s", p)
+		}
 		b.WriteString("\n")
 		for _, r := range l.Routes {
 			fmt.Fprintf(&b, "  %s %s", r.Hostname, r.Mode)

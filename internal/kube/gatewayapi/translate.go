@@ -23,7 +23,10 @@ package gatewayapi
 
 import (
 	"cmp"
+	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -42,6 +45,11 @@ const ControllerName gwv1.GatewayController = "hopseal.io/gateway-controller"
 // expect a PROXY protocol v1 or v2 header (behind a network load balancer
 // that sends one).
 const AnnotationProxyProtocol = "hopseal.io/proxy-protocol"
+
+// AnnotationTrustedForwarders on a Gateway ("10.0.0.0/16,10.1.0.0/16")
+// names the load balancers whose X-Forwarded-For its listeners believe
+// (behind one that ends TLS itself, as an ALB does).
+const AnnotationTrustedForwarders = "hopseal.io/trusted-forwarders"
 
 // Route kinds.
 const (
@@ -95,6 +103,10 @@ type translation struct {
 	dests     map[string][]string // address → SPIFFE IDs
 	claims    []claim             // what attached routes ask each listener to serve
 	redirects map[int32]int32     // HTTP port → the https port routes asked for
+	// From the trusted-forwarders annotation: the prefixes, or why it is
+	// invalid.
+	forwarders    []netip.Prefix
+	forwardersErr string
 }
 
 // Translate computes a Gateway's listeners, routes and status.
@@ -103,6 +115,7 @@ func Translate(in Input) Result {
 	for _, d := range in.Destinations {
 		t.dests[d.Address] = d.SpiffeIds
 	}
+	t.forwarders, t.forwardersErr = trustedForwarders(in.Gateway.Annotations[AnnotationTrustedForwarders])
 	t.checkListeners()
 	var res Result
 	for _, r := range t.routes() {
@@ -113,6 +126,22 @@ func Translate(in Input) Result {
 	res.Listeners = t.assemble()
 	res.Status = t.status()
 	return res
+}
+
+// trustedForwarders reads the annotation's comma-separated list.
+func trustedForwarders(v string) ([]netip.Prefix, string) {
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		p, err := config.AddrOrPrefix(item)
+		if err != nil {
+			return nil, fmt.Sprintf("annotation %s: %q is not an address or a CIDR; write for example \"10.0.0.0/16, 10.1.0.0/16\" (the load balancers' subnets)", AnnotationTrustedForwarders, item)
+		}
+		out = append(out, p)
+	}
+	return out, ""
 }
 
 // route is what HTTPRoutes and TLSRoutes share.

@@ -117,6 +117,14 @@ func TestTranslate(t *testing.T) {
 		{"TLSRoute backendRef of weight 0: no connection goes anywhere", func(_ *testing.T, in *Input) {
 			in.TLSRoutes[0].Spec.Rules[0].BackendRefs[0].Weight = ptr(int32(0))
 		}, strings.Replace(full, " 10.96.0.3:8443 "+payID, " unresolved", 1), []string{"TLSRoute pay/pay.tls Accepted True Accepted"}, nil},
+		{"trusted forwarders", func(_ *testing.T, in *Input) {
+			in.Gateway.Annotations = map[string]string{AnnotationTrustedForwarders: " 10.0.0.0/16, 10.1.2.3 "}
+		}, strings.Replace(full, ":443 https,tls\n", ":443 https,tls trusted:10.0.0.0/16 trusted:10.1.2.3/32\n", 1),
+			[]string{"gateway Accepted True Accepted"}, nil},
+		{"trusted forwarders that do not parse", func(_ *testing.T, in *Input) {
+			in.Gateway.Annotations = map[string]string{AnnotationTrustedForwarders: "10.0.0.0/16, alb.internal"}
+		}, "", []string{"gateway Accepted False InvalidParameters", "gateway Programmed False Invalid"},
+			[]string{`gateway|Accepted|"alb.internal" is not an address or a CIDR`}},
 		{"a later rule with the same prefix does not join the split", func(_ *testing.T, in *Input) {
 			rules := in.HTTPRoutes[0].Spec.Rules
 			extra := *rules[1].DeepCopy()

@@ -22,6 +22,9 @@ func ToProto(gateway string, ls []config.GatewayListener) *meshv1.GatewayConfig 
 		_, p, _ := net.SplitHostPort(l.Listen)
 		port, _ := strconv.Atoi(p)
 		pl := &meshv1.GatewayListener{Name: l.Name, Port: uint32(port), ProxyProtocol: l.ProxyProtocol, RedirectHttpsPort: uint32(l.RedirectPort)}
+		for _, p := range l.TrustedForwarders {
+			pl.TrustedForwarders = append(pl.TrustedForwarders, p.String())
+		}
 		for _, r := range l.Routes {
 			pr := &meshv1.GatewayRoute{Hostname: r.Hostname, Mode: r.Mode}
 			if r.Cert != nil {

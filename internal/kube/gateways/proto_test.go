@@ -1,6 +1,7 @@
 package gateways
 
 import (
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
@@ -20,7 +21,7 @@ func listeners() []config.GatewayListener {
 	pay := spiffeid.RequireFromString("spiffe://cluster.local/ns/pay/sa/pay")
 	return []config.GatewayListener{
 		{Name: "http", Listen: ":80", RedirectPort: 443},
-		{Name: "https,tls", Listen: ":443", ProxyProtocol: true, Routes: []config.Route{
+		{Name: "https,tls", Listen: ":443", ProxyProtocol: true, TrustedForwarders: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}, Routes: []config.Route{
 			{Hostname: "pay.example.com", Mode: config.Passthrough, Backends: []config.Backend{{Address: "10.96.0.3:8443", ServerID: pay, Weight: 1}}},
 			{Hostname: "shop.example.com", Mode: config.Terminate, Cert: cert, Backends: []config.Backend{
 				{PathPrefix: "/", Address: "10.96.0.1:80", ServerID: web, Protocol: config.HTTP1, Weight: 3},
