@@ -434,6 +434,54 @@ func (hf HSTSFile) validate(errs *yamlfile.Problems, at string) *HSTS {
 	return h
 }
 
+// HSTSFileOf reads a Strict-Transport-Security value ("max-age=31536000;
+// includeSubDomains; preload") as an hsts block.
+func HSTSFileOf(v string) (*HSTSFile, error) {
+	hf := &HSTSFile{}
+	for part := range strings.SplitSeq(v, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch {
+		case strings.EqualFold(name, "max-age") && isDigits(value):
+			hf.MaxAge = value + "s"
+		case strings.EqualFold(name, "includeSubDomains") && value == "":
+			hf.IncludeSubdomains = true
+		case strings.EqualFold(name, "preload") && value == "":
+			hf.Preload = true
+		case name == "" && value == "":
+		default:
+			return nil, fmt.Errorf("%q is not a Strict-Transport-Security value; write e.g. \"max-age=31536000; includeSubDomains\"", v)
+		}
+	}
+	if hf.MaxAge == "" {
+		return nil, fmt.Errorf("%q has no max-age; write e.g. \"max-age=31536000; includeSubDomains\"", v)
+	}
+	return hf, nil
+}
+
+// ParseHSTS reads a Strict-Transport-Security value under the rules of the
+// file's hsts block.
+func ParseHSTS(v string) (*HSTS, error) {
+	hf, err := HSTSFileOf(v)
+	if err != nil {
+		return nil, err
+	}
+	errs := yamlfile.Problems{Title: "Strict-Transport-Security " + strconv.Quote(v)}
+	h := hf.validate(&errs, "hsts")
+	return h, errs.Err()
+}
+
+func isDigits(s string) bool {
+	if s == "" || len(s) > 12 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // AddrOrPrefix reads an address (a prefix of its full length) or a CIDR.
 func AddrOrPrefix(s string) (netip.Prefix, error) {
 	if a, err := netip.ParseAddr(s); err == nil {

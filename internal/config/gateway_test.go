@@ -289,3 +289,33 @@ func TestGatewayBackendWeights(t *testing.T) {
 		t.Errorf("weights %v, want %v (unset: 1)", got, want)
 	}
 }
+
+func TestParseHSTS(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // the header it reads as; "" for an error
+	}{
+		{"max-age=31536000; includeSubDomains", "max-age=31536000; includeSubDomains"},
+		{"Max-Age=31536000;includesubdomains;PRELOAD", "max-age=31536000; includeSubDomains; preload"},
+		{"max-age=0", "max-age=0"},
+		{"max-age=600;", "max-age=600"},
+		{"", ""},
+		{"includeSubDomains", ""},
+		{"max-age=abc", ""},
+		{"max-age=-1", ""},
+		{"max-age=99999999", ""}, // over 730 days
+		{"max-age=600; preload", ""},
+		{"max-age=600; includeSubDomains=yes", ""},
+		{"max-age=600; report-uri=x", ""},
+	} {
+		h, err := config.ParseHSTS(tc.in)
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("ParseHSTS(%q) = %s; want an error", tc.in, h.Header())
+		case tc.want != "" && err != nil:
+			t.Errorf("ParseHSTS(%q): %v", tc.in, err)
+		case tc.want != "" && h.Header() != tc.want:
+			t.Errorf("ParseHSTS(%q) = %s; want %s", tc.in, h.Header(), tc.want)
+		}
+	}
+}

@@ -151,6 +151,13 @@ func FromProto(cfg *meshv1.GatewayConfig) ([]config.GatewayListener, error) {
 			if r.Certificate != "" {
 				rf.TLS = &config.RouteTLSFile{CertFile: r.Certificate, KeyFile: r.Certificate}
 			}
+			if r.Hsts != "" {
+				hf, err := config.HSTSFileOf(r.Hsts)
+				if err != nil {
+					return nil, fmt.Errorf("listeners[%d].routes[%d] (%s): hsts: %w", i, j, r.Hostname, err)
+				}
+				rf.HSTS = hf
+			}
 			var bfs []config.BackendFile
 			for k, b := range r.Backends {
 				if b.Unresolved {

@@ -261,7 +261,9 @@ type GatewayRoute struct {
 	// terminate: the name of a GatewayCertificate.
 	Certificate string `protobuf:"bytes,3,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	// terminate: by path prefix; passthrough: exactly one, without a prefix.
-	Backends      []*GatewayBackend `protobuf:"bytes,4,rep,name=backends,proto3" json:"backends,omitempty"`
+	Backends []*GatewayBackend `protobuf:"bytes,4,rep,name=backends,proto3" json:"backends,omitempty"`
+	// terminate: a Strict-Transport-Security value for every answer, or "".
+	Hsts          string `protobuf:"bytes,5,opt,name=hsts,proto3" json:"hsts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -322,6 +324,13 @@ func (x *GatewayRoute) GetBackends() []*GatewayBackend {
 		return x.Backends
 	}
 	return nil
+}
+
+func (x *GatewayRoute) GetHsts() string {
+	if x != nil {
+		return x.Hsts
+	}
+	return ""
 }
 
 type GatewayBackend struct {
@@ -497,12 +506,13 @@ const file_api_mesh_v1_gateway_proto_rawDesc = "" +
 	"\x0eproxy_protocol\x18\x03 \x01(\bR\rproxyProtocol\x12.\n" +
 	"\x13redirect_https_port\x18\x04 \x01(\rR\x11redirectHttpsPort\x125\n" +
 	"\x06routes\x18\x05 \x03(\v2\x1d.hopseal.mesh.v1.GatewayRouteR\x06routes\x12-\n" +
-	"\x12trusted_forwarders\x18\x06 \x03(\tR\x11trustedForwarders\"\x9d\x01\n" +
+	"\x12trusted_forwarders\x18\x06 \x03(\tR\x11trustedForwarders\"\xb1\x01\n" +
 	"\fGatewayRoute\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12 \n" +
 	"\vcertificate\x18\x03 \x01(\tR\vcertificate\x12;\n" +
-	"\bbackends\x18\x04 \x03(\v2\x1f.hopseal.mesh.v1.GatewayBackendR\bbackends\"\xbc\x01\n" +
+	"\bbackends\x18\x04 \x03(\v2\x1f.hopseal.mesh.v1.GatewayBackendR\bbackends\x12\x12\n" +
+	"\x04hsts\x18\x05 \x01(\tR\x04hsts\"\xbc\x01\n" +
 	"\x0eGatewayBackend\x12\x1f\n" +
 	"\vpath_prefix\x18\x01 \x01(\tR\n" +
 	"pathPrefix\x12\x18\n" +

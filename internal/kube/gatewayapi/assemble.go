@@ -24,7 +24,7 @@ type portHost struct {
 // Gateway listeners, each server name served by the most specific Gateway
 // listener that claims it, with the routes' backends merged oldest first.
 func (t *translation) assemble() []config.GatewayListener {
-	if len(t.gw.Spec.Addresses) > 0 || t.forwardersErr != "" {
+	if len(t.gw.Spec.Addresses) > 0 || t.annotationErr != "" {
 		return nil // not accepted
 	}
 	best := map[portHost]*lis{}
@@ -38,7 +38,7 @@ func (t *translation) assemble() []config.GatewayListener {
 	for _, c := range t.claims {
 		k := portHost{c.listener.spec.Port, c.hostname}
 		if best[k] == c.listener {
-			routes[k] = merge(routes[k], c)
+			routes[k] = merge(routes[k], c, t.hsts)
 		}
 	}
 	var out []config.GatewayListener
@@ -119,7 +119,7 @@ func moreSpecific(a, b *lis, host string) bool {
 
 // merge adds a claim's rules to the route of its server name: the first
 // claim of a path prefix (the oldest route's) wins.
-func merge(r *config.Route, c claim) *config.Route {
+func merge(r *config.Route, c claim, hsts *config.HSTS) *config.Route {
 	if c.listener.spec.Protocol == gwv1.TLSProtocolType {
 		if r == nil && c.rules.pass != nil {
 			b := c.rules.pass.cfg
@@ -129,7 +129,7 @@ func merge(r *config.Route, c claim) *config.Route {
 		return r
 	}
 	if r == nil {
-		r = &config.Route{Hostname: c.hostname, Mode: config.Terminate, Cert: c.listener.cert}
+		r = &config.Route{Hostname: c.hostname, Mode: config.Terminate, Cert: c.listener.cert, HSTS: hsts}
 	}
 	// A prefix stays with the first route, and the first rule, that claims
 	// it; the backends of that one rule split it.
@@ -166,8 +166,8 @@ func (t *translation) status() gwv1.GatewayStatus {
 	case len(t.gw.Spec.Addresses) > 0:
 		accepted = condition(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonUnsupportedAddress),
 			"hopseal gateways take the address of their Service (type LoadBalancer by default); remove spec.addresses", gen)
-	case t.forwardersErr != "":
-		accepted = condition(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonInvalidParameters), t.forwardersErr, gen)
+	case t.annotationErr != "":
+		accepted = condition(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonInvalidParameters), t.annotationErr, gen)
 	case valid == 0:
 		accepted = condition(string(gwv1.GatewayConditionAccepted), false, string(gwv1.GatewayReasonListenersNotValid),
 			"no listener is valid; see the listeners' conditions", gen)

@@ -153,6 +153,9 @@ func render(ls []config.GatewayListener) string {
 			if r.Cert != nil {
 				fmt.Fprintf(&b, " cert:%s", r.Cert.Name)
 			}
+			if r.HSTS != nil {
+				fmt.Fprintf(&b, " hsts:%q", r.HSTS.Header())
+			}
 			b.WriteString("\n")
 			for _, be := range r.Backends {
 				b.WriteString("    " + be.PathPrefix)

@@ -51,6 +51,10 @@ const AnnotationProxyProtocol = "hopseal.io/proxy-protocol"
 // (behind one that ends TLS itself, as an ALB does).
 const AnnotationTrustedForwarders = "hopseal.io/trusted-forwarders"
 
+// AnnotationHSTS on a Gateway ("max-age=31536000; includeSubDomains") is the
+// Strict-Transport-Security value of every answer on its HTTPS listeners.
+const AnnotationHSTS = "hopseal.io/hsts"
+
 // Route kinds.
 const (
 	KindHTTPRoute = "HTTPRoute"
@@ -103,10 +107,11 @@ type translation struct {
 	dests     map[string][]string // address → SPIFFE IDs
 	claims    []claim             // what attached routes ask each listener to serve
 	redirects map[int32]int32     // HTTP port → the https port routes asked for
-	// From the trusted-forwarders annotation: the prefixes, or why it is
+	// From the annotations: trusted forwarders and HSTS, or why one is
 	// invalid.
 	forwarders    []netip.Prefix
-	forwardersErr string
+	hsts          *config.HSTS
+	annotationErr string
 }
 
 // Translate computes a Gateway's listeners, routes and status.
@@ -115,7 +120,7 @@ func Translate(in Input) Result {
 	for _, d := range in.Destinations {
 		t.dests[d.Address] = d.SpiffeIds
 	}
-	t.forwarders, t.forwardersErr = trustedForwarders(in.Gateway.Annotations[AnnotationTrustedForwarders])
+	t.readAnnotations()
 	t.checkListeners()
 	var res Result
 	for _, r := range t.routes() {
@@ -126,6 +131,16 @@ func Translate(in Input) Result {
 	res.Listeners = t.assemble()
 	res.Status = t.status()
 	return res
+}
+
+func (t *translation) readAnnotations() {
+	t.forwarders, t.annotationErr = trustedForwarders(t.gw.Annotations[AnnotationTrustedForwarders])
+	if v := t.gw.Annotations[AnnotationHSTS]; v != "" && t.annotationErr == "" {
+		var err error
+		if t.hsts, err = config.ParseHSTS(v); err != nil {
+			t.annotationErr = fmt.Sprintf("annotation %s: %v", AnnotationHSTS, err)
+		}
+	}
 }
 
 // trustedForwarders reads the annotation's comma-separated list.

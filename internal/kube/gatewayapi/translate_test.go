@@ -125,6 +125,13 @@ func TestTranslate(t *testing.T) {
 			in.Gateway.Annotations = map[string]string{AnnotationTrustedForwarders: "10.0.0.0/16, alb.internal"}
 		}, "", []string{"gateway Accepted False InvalidParameters", "gateway Programmed False Invalid"},
 			[]string{`gateway|Accepted|"alb.internal" is not an address or a CIDR`}},
+		{"HSTS for the HTTPS listeners", func(_ *testing.T, in *Input) {
+			in.Gateway.Annotations = map[string]string{AnnotationHSTS: "max-age=31536000; includeSubDomains"}
+		}, strings.Replace(full, "cert:edge/shop-tls\n", "cert:edge/shop-tls hsts:\"max-age=31536000; includeSubDomains\"\n", 1),
+			[]string{"gateway Accepted True Accepted"}, nil},
+		{"HSTS that breaks the preload rules", func(_ *testing.T, in *Input) {
+			in.Gateway.Annotations = map[string]string{AnnotationHSTS: "max-age=600; preload"}
+		}, "", []string{"gateway Accepted False InvalidParameters"}, []string{"gateway|Accepted|annotation hopseal.io/hsts"}},
 		{"a later rule with the same prefix does not join the split", func(_ *testing.T, in *Input) {
 			rules := in.HTTPRoutes[0].Spec.Rules
 			extra := *rules[1].DeepCopy()

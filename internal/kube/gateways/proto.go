@@ -27,6 +27,9 @@ func ToProto(gateway string, ls []config.GatewayListener) *meshv1.GatewayConfig 
 		}
 		for _, r := range l.Routes {
 			pr := &meshv1.GatewayRoute{Hostname: r.Hostname, Mode: r.Mode}
+			if r.HSTS != nil {
+				pr.Hsts = r.HSTS.Header()
+			}
 			if r.Cert != nil {
 				pr.Certificate = r.Cert.Name
 				if !certs[r.Cert.Name] {

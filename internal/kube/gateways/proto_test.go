@@ -23,7 +23,7 @@ func listeners() []config.GatewayListener {
 		{Name: "http", Listen: ":80", RedirectPort: 443},
 		{Name: "https,tls", Listen: ":443", ProxyProtocol: true, TrustedForwarders: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")}, Routes: []config.Route{
 			{Hostname: "pay.example.com", Mode: config.Passthrough, Backends: []config.Backend{{Address: "10.96.0.3:8443", ServerID: pay, Weight: 1}}},
-			{Hostname: "shop.example.com", Mode: config.Terminate, Cert: cert, Backends: []config.Backend{
+			{Hostname: "shop.example.com", Mode: config.Terminate, Cert: cert, HSTS: &config.HSTS{MaxAge: 365 * 24 * time.Hour, IncludeSubdomains: true}, Backends: []config.Backend{
 				{PathPrefix: "/", Address: "10.96.0.1:80", ServerID: web, Protocol: config.HTTP1, Weight: 3},
 				{PathPrefix: "/", Address: "10.96.0.9:80", ServerID: pay, Protocol: config.HTTP1, Weight: 1}, // a canary
 				{PathPrefix: "/api", Weight: 1}, // did not resolve
