@@ -32,7 +32,8 @@ import (
 // through; the HTTP listener only redirects; a route change applies
 // without restarting the gateway; a certificate in another namespace is
 // refused without a ReferenceGrant, and with one still cannot be read
-// beyond the controller's RBAC.
+// beyond the controller's RBAC; weighted backendRefs split a rule; the
+// Gateway's annotations reach the gateway.
 func TestGatewayAPIOnKubernetes(t *testing.T) {
 	c := startCluster(t)
 	public, payCA := testpki.New(t, "public.test"), testpki.New(t, "pay.test")
@@ -169,6 +170,19 @@ func TestGatewayAPIOnKubernetes(t *testing.T) {
 		t.Errorf("four requests to a 5:5 split: %v, want two each", got)
 	}
 	c.waitRoute(t, gateways.HTTPRoutes, shop, "shop", 3, expect{"Accepted", "True", "Accepted", ""})
+
+	// Annotations on the Gateway reach the gateway: HSTS on every answer.
+	if out, err := c.k.Kubectl(t, "", "-n", gatewayNS, "annotate", "gateway", "hopseal", "hopseal.io/hsts=max-age=600"); err != nil {
+		t.Fatalf("kubectl annotate: %v\n%s", err, out)
+	}
+	testenv.Eventually(t, 10*time.Second, "the Gateway's HSTS on answers", func() bool {
+		resp, err := client.Get("https://shop.example.com/hsts")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Strict-Transport-Security") == "max-age=600"
+	})
 
 	c.checkReport(t)
 	c.crossNamespaceCertificate(t, public)
