@@ -4,10 +4,12 @@
 # are fetched by the go command.
 set -euo pipefail
 
-# tshark, postgresql and redis-server: peers, and a second opinion, for the
-# traffic evidence tests (hopseal audit capture). tshark's debconf question
-# (may non-root users capture?) takes its default under noninteractive.
-packages=(openssl tcpdump stunnel4 iproute2 nftables ca-certificates pebble haproxy tshark postgresql redis-server nginx libnginx-mod-stream)
+# tshark, postgresql, redis-server, openssh-server/-client, dnsmasq-base
+# and bind9-dnsutils (dig): peers, and a second opinion, for the traffic
+# evidence tests (hopseal audit capture). tshark's debconf question (may
+# non-root users capture?) takes its default under noninteractive.
+packages=(openssl tcpdump stunnel4 iproute2 nftables ca-certificates pebble haproxy tshark postgresql redis-server
+  openssh-server openssh-client dnsmasq-base bind9-dnsutils nginx libnginx-mod-stream)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -25,17 +27,23 @@ echo "installing: ${missing[*]}"
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-# The tests and benchmarks run their own nginx, haproxy, PostgreSQL and
-# Redis instances (own configuration, ports and pid files). Where the
-# package manager may start services (no policy-rc.d refusing it),
-# installing them leaves system ones running on the well-known ports: stop
-# and disable the ones just installed.
-for svc in nginx haproxy postgresql redis-server; do
-  [[ " ${missing[*]} " == *" $svc "* ]] || continue
-  if [ -d /run/systemd/system ]; then
-    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
-  elif [ -x "/etc/init.d/$svc" ]; then
-    $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
-    $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true
-  fi
+# The tests and benchmarks run their own nginx, haproxy, PostgreSQL, Redis
+# and OpenSSH server instances (own configuration, ports and pid files).
+# Where the package manager may start services (no policy-rc.d refusing
+# it), installing them leaves system ones running on the well-known ports:
+# stop and disable the ones just installed. (dnsmasq-base has no service.)
+for pkg in nginx haproxy postgresql redis-server openssh-server; do
+  [[ " ${missing[*]} " == *" $pkg "* ]] || continue
+  case $pkg in
+    openssh-server) services=(ssh ssh.socket) ;;
+    *) services=("$pkg") ;;
+  esac
+  for svc in "${services[@]}"; do
+    if [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+    elif [ -x "/etc/init.d/$svc" ]; then
+      $SUDO "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+      $SUDO update-rc.d "$svc" disable >/dev/null 2>&1 || true
+    fi
+  done
 done

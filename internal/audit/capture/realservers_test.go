@@ -152,3 +152,77 @@ func redisServer(t *testing.T, pod *testenv.Pod) {
 		"--save", "", "--appendonly", "no", "--requirepass", secretPassword, "--dir", dir)
 	waitOutput(t, p, "redis-server", "Ready to accept connections")
 }
+
+// sbin finds a daemon's absolute path (Debian puts them in /usr/sbin,
+// which may be off a non-root PATH).
+func sbin(t *testing.T, name, pkg string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	p := filepath.Join("/usr/sbin", name)
+	if _, err := os.Stat(p); err != nil {
+		testenv.Skip(t, "%s is not installed (Debian package %s)", name, pkg)
+	}
+	return p
+}
+
+// sshServer runs OpenSSH's sshd on port 22 of pod, in the foreground with
+// a host key and configuration of its own, accepting root with the key it
+// returns (the private key's file).
+func sshServer(t *testing.T, pod *testenv.Pod) (clientKey string) {
+	t.Helper()
+	sshd := sbin(t, "sshd", "openssh-server")
+	testenv.RequireTool(t, "ssh-keygen")
+	dir := t.TempDir()
+	hostKey, clientKey := filepath.Join(dir, "host_key"), filepath.Join(dir, "client_key")
+	for _, k := range []string{hostKey, clientKey} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hopseal-test", "-f", k).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+	}
+	pub, err := os.ReadFile(clientKey + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, config := filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd_config")
+	// No PAM, no system files; StrictModes off because the key files sit
+	// under a world-writable temporary directory.
+	conf := fmt.Sprintf("ListenAddress 0.0.0.0:22\nPidFile none\nUsePAM no\nStrictModes no\nAuthorizedKeysFile %s\n"+
+		"PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n", keys)
+	for path, b := range map[string][]byte{keys: pub, config: []byte(conf)} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	privsepDir(t)
+	// sshd re-executes itself for each connection: it needs its absolute path.
+	p := pod.Start(t, dir, sshd, "-D", "-e", "-f", config, "-h", hostKey)
+	waitOutput(t, p, "sshd", "Server listening on 0.0.0.0 port 22")
+	return clientKey
+}
+
+// privsepDir makes the empty directory sshd confines its unprivileged
+// child to (its init script makes it at boot), and removes it at cleanup
+// if it was not there before.
+func privsepDir(t *testing.T) {
+	const dir = "/run/sshd"
+	if _, err := os.Stat(dir); err == nil {
+		return
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatalf("sshd's privilege separation directory: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(dir) })
+}
+
+// dnsServer runs dnsmasq on port 53 of pod in the foreground, with no
+// upstream servers and no hosts file, answering name with addr.
+func dnsServer(t *testing.T, pod *testenv.Pod, name, addr string) {
+	t.Helper()
+	dnsmasq := sbin(t, "dnsmasq", "dnsmasq-base")
+	p := pod.Start(t, t.TempDir(), dnsmasq, "--conf-file=/dev/null", "--no-daemon", "--no-resolv", "--no-hosts",
+		"--pid-file=", "--port=53", "--log-queries", "--address=/"+name+"/"+addr)
+	// It binds its sockets before it logs this.
+	waitOutput(t, p, "dnsmasq", "started, version")
+}

@@ -82,6 +82,10 @@ func tsharkWords(v capture.Verdict) []string {
 		words = append(words, "RESP")
 	case capture.ProtoMySQL:
 		words = append(words, "MySQL")
+	case capture.ProtoSSH:
+		words = append(words, "SSHv2")
+	case capture.ProtoDNS:
+		words = append(words, "DNS")
 	}
 	if v.TLS != nil && v.TLS.Version != "" {
 		words = append(words, "TLSv"+strings.TrimPrefix(v.TLS.Version, "TLS "))
