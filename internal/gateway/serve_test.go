@@ -81,7 +81,7 @@ func TestAdminStatus(t *testing.T) {
 	e := newEnv(t)
 	web := e.meshServer("spiffe://demo.local/ns/shop/sa/web", gwID, nil, echo("web"))
 	api := e.meshServer("spiffe://demo.local/ns/shop/sa/api", gwID, nil, echo("api"))
-	g := e.start(terminateFile(e, web, api, "") + fmt.Sprintf(`      - {hostname: pay.example.com, mode: passthrough, backend: {address: %s, server_id: spiffe://demo.local/pay}}
+	g := e.start(terminateFile(e, web, api, "    trusted_forwarders: [10.0.0.0/16]\n") + fmt.Sprintf(`      - {hostname: pay.example.com, mode: passthrough, backend: {address: %s, server_id: spiffe://demo.local/pay}}
 `, web.Addr))
 	admin := "http://" + g.gw.AdminAddr().String()
 	resp, body := get(t, plainClient(t, g.gw.AdminAddr().String()), admin+"/status")
@@ -99,7 +99,10 @@ func TestAdminStatus(t *testing.T) {
 	if len(shop.Certificates) != 1 || shop.Certificates[0].Names[0] != "shop.example.com" || time.Until(shop.Certificates[0].NotAfter) <= 0 {
 		t.Errorf("shop certificates %+v", shop.Certificates)
 	}
-	if shop.HSTS == "" || len(shop.Backends) != 2 || shop.Backends[0].PathPrefix != "/api" || shop.Backends[0].Protocol != "http2" {
+	if tf := s.Listeners[0].TrustedForwarders; len(tf) != 1 || tf[0] != "10.0.0.0/16" {
+		t.Errorf("trusted forwarders %q", tf)
+	}
+	if shop.HSTS == "" || len(shop.Backends) != 2 || shop.Backends[0].PathPrefix != "/api" || shop.Backends[0].Protocol != "http2" || shop.Backends[0].Weight != 1 {
 		t.Errorf("shop route %+v", shop)
 	}
 	if pay.Mode != "passthrough" || len(pay.Certificates) != 0 || pay.Backends[0].ServerID != "spiffe://demo.local/pay" {

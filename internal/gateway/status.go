@@ -16,12 +16,15 @@ type Status struct {
 }
 
 type ListenerStatus struct {
-	Name          string        `json:"name"`
-	Address       string        `json:"address"`
-	ProxyProtocol bool          `json:"proxy_protocol"`
-	ClientCAFile  string        `json:"client_ca_file,omitempty"`
-	RedirectPort  int           `json:"redirect_https_port,omitempty"`
-	Routes        []RouteStatus `json:"routes,omitempty"`
+	Name          string `json:"name"`
+	Address       string `json:"address"`
+	ProxyProtocol bool   `json:"proxy_protocol"`
+	ClientCAFile  string `json:"client_ca_file,omitempty"`
+	// TrustedForwarders are the load balancers whose X-Forwarded-For the
+	// listener believes.
+	TrustedForwarders []string      `json:"trusted_forwarders,omitempty"`
+	RedirectPort      int           `json:"redirect_https_port,omitempty"`
+	Routes            []RouteStatus `json:"routes,omitempty"`
 }
 
 type RouteStatus struct {
@@ -38,6 +41,9 @@ type BackendStatus struct {
 	ServerID   string `json:"server_id,omitempty"`
 	Protocol   string `json:"protocol,omitempty"`
 	ServerName string `json:"server_name,omitempty"`
+	// Weight is the backend's share of its path prefix's requests, among
+	// the backends that share the prefix (0: none).
+	Weight int `json:"weight"`
 }
 
 func (g *Gateway) status() any {
@@ -49,6 +55,9 @@ func (g *Gateway) status() any {
 	for _, l := range g.allListeners() {
 		ls := ListenerStatus{Name: l.cfg.Name, Address: l.ln.Addr().String(), ProxyProtocol: l.cfg.ProxyProtocol,
 			ClientCAFile: l.cfg.ClientCAFile, RedirectPort: l.cfg.RedirectPort}
+		for _, p := range l.cfg.TrustedForwarders {
+			ls.TrustedForwarders = append(ls.TrustedForwarders, p.String())
+		}
 		for _, r := range l.list {
 			ls.Routes = append(ls.Routes, r.status())
 		}
@@ -60,7 +69,7 @@ func (g *Gateway) status() any {
 func (r *route) status() RouteStatus {
 	rs := RouteStatus{Hostname: r.cfg.Hostname, Mode: r.cfg.Mode, HSTS: r.hsts, Certificates: certificates(r.cert)}
 	for _, b := range r.backends {
-		bs := BackendStatus{PathPrefix: b.cfg.PathPrefix, Address: b.cfg.Address, Protocol: b.cfg.Protocol, ServerName: b.cfg.ServerName}
+		bs := BackendStatus{PathPrefix: b.cfg.PathPrefix, Address: b.cfg.Address, Protocol: b.cfg.Protocol, ServerName: b.cfg.ServerName, Weight: b.cfg.Weight}
 		if !b.cfg.ServerID.IsZero() {
 			bs.ServerID = b.cfg.ServerID.String()
 		}
