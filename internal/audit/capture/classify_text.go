@@ -53,7 +53,7 @@ func detectHTTP1(c, s []byte, _ *connInfo) (Verdict, state) {
 	r, more := sniff.Classify(c)
 	head := c
 	switch {
-	case r.Protocol == sniff.HTTP1:
+	case r.Protocol == sniff.HTTP1 && !more: // more: it may yet be HTTP/2's preface
 	case len(c) == 0 && bytes.HasPrefix(s, []byte("HTTP/1.")):
 		head = s // the capture holds only the answers
 	case more && len(c) > 0 && c[0] != 22:
