@@ -11,8 +11,10 @@ package reload
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -152,7 +154,7 @@ func (w *Watcher) readChanged(force bool) ([]byte, bool) {
 	}
 	if err != nil {
 		w.seen = stamp{} // so the file is read when it is back
-		if msg := err.Error(); msg != w.problem {
+		if msg := problemOf(err); msg != w.problem {
 			w.problem = msg
 			w.log.Error("cannot read the file; keeping the version in force", "err", err)
 		}
@@ -198,4 +200,14 @@ func read(path string) ([]byte, stamp, error) {
 		return nil, stamp{}, fmt.Errorf("reload: %s is over the %d-byte limit", path, MaxSize)
 	}
 	return data, stampOf(fi), nil
+}
+
+// problemOf is what makes two read problems one: the cause, not the call
+// that met it (a file removed between stat and open fails either).
+func problemOf(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Path + ": " + pe.Err.Error()
+	}
+	return err.Error()
 }
