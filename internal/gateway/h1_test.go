@@ -120,6 +120,19 @@ func fastBackend(e *env, release chan struct{}) *meshServer {
 	}))
 }
 
+// shopFile is a listener with one terminate route for shop.example.com:
+// extra route keys (indented), then each backend (a YAML flow mapping).
+func shopFile(e *env, extra string, backends ...string) string {
+	cert, key := e.webCert(e.public, "shop", x509.ExtKeyUsageServerAuth, "shop.example.com")
+	var b strings.Builder
+	fmt.Fprintf(&b, "listeners:\n  - name: https\n    listen: 127.0.0.1:0\n    routes:\n      - hostname: shop.example.com\n"+
+		"        mode: terminate\n        tls: {cert_file: %s, key_file: %s}\n%s        backends:\n", cert, key, extra)
+	for _, be := range backends {
+		b.WriteString("          - " + be + "\n")
+	}
+	return b.String()
+}
+
 // startFast runs a gateway with one terminate route to fastBackend.
 func startFast(t *testing.T, release chan struct{}) (*env, *meshServer, *running) {
 	e := newEnv(t)
@@ -248,19 +261,9 @@ func TestFastPathHandsOff(t *testing.T) {
 func TestFastPathBackendFailures(t *testing.T) {
 	e := newEnv(t)
 	web := fastBackend(e, nil)
-	cert, key := e.webCert(e.public, "shop", x509.ExtKeyUsageServerAuth, "shop.example.com")
-	g := e.start(fmt.Sprintf(`listeners:
-  - name: https
-    listen: 127.0.0.1:0
-    routes:
-      - hostname: shop.example.com
-        mode: terminate
-        tls: {cert_file: %s, key_file: %s}
-        hsts: {max_age: 1d}
-        backends:
-          - {path_prefix: /, address: %s, server_id: spiffe://demo.local/ns/shop/sa/web}
-          - {path_prefix: /live, address: %s, server_id: spiffe://demo.local/ns/shop/sa/web}
-`, cert, key, freeAddr(t), web.Addr))
+	g := e.start(shopFile(e, "        hsts: {max_age: 1d}\n",
+		fmt.Sprintf("{path_prefix: /, address: %s, server_id: spiffe://demo.local/ns/shop/sa/web}", freeAddr(t)),
+		fmt.Sprintf("{path_prefix: /live, address: %s, server_id: spiffe://demo.local/ns/shop/sa/web}", web.Addr)))
 
 	// A pooled connection the backend closed is replaced, unseen.
 	w := e.wire(g.addr("https"))
@@ -358,18 +361,9 @@ func TestWeightedBackends(t *testing.T) {
 	e := newEnv(t)
 	stable := e.meshServer("spiffe://demo.local/ns/shop/sa/web", gwID, nil, echo("stable"))
 	canary := e.meshServer("spiffe://demo.local/ns/shop/sa/web", gwID, nil, echo("canary"))
-	cert, key := e.webCert(e.public, "shop", x509.ExtKeyUsageServerAuth, "shop.example.com")
-	g := e.start(fmt.Sprintf(`listeners:
-  - name: https
-    listen: 127.0.0.1:0
-    routes:
-      - hostname: shop.example.com
-        mode: terminate
-        tls: {cert_file: %s, key_file: %s}
-        backends:
-          - {path_prefix: /, weight: 3, address: %s, server_id: spiffe://demo.local/ns/shop/sa/web}
-          - {path_prefix: /, weight: 1, address: %s, server_id: spiffe://demo.local/ns/shop/sa/web}
-`, cert, key, stable.Addr, canary.Addr))
+	g := e.start(shopFile(e, "",
+		fmt.Sprintf("{path_prefix: /, weight: 3, address: %s, server_id: spiffe://demo.local/ns/shop/sa/web}", stable.Addr),
+		fmt.Sprintf("{path_prefix: /, weight: 1, address: %s, server_id: spiffe://demo.local/ns/shop/sa/web}", canary.Addr)))
 	for _, h2 := range []bool{false, true} {
 		c := e.client(g.addr("https"), h2, nil)
 		got := map[string]int{}
