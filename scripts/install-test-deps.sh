@@ -4,12 +4,14 @@
 # are fetched by the go command.
 set -euo pipefail
 
-# tshark, postgresql, redis-server, openssh-server/-client, dnsmasq-base
-# and bind9-dnsutils (dig): peers, and a second opinion, for the traffic
-# evidence tests (hopseal audit capture). tshark's debconf question (may
-# non-root users capture?) takes its default under noninteractive.
+# tshark, postgresql, redis-server, openssh-server/-client, dnsmasq-base,
+# bind9-dnsutils (dig), mariadb-server/-client and exim4-daemon-light:
+# peers, and a second opinion, for the traffic evidence tests (hopseal audit
+# capture). tshark's debconf question (may non-root users capture?) takes
+# its default under noninteractive.
 packages=(openssl tcpdump stunnel4 iproute2 nftables ca-certificates pebble haproxy tshark postgresql redis-server
-  openssh-server openssh-client dnsmasq-base bind9-dnsutils nginx libnginx-mod-stream)
+  openssh-server openssh-client dnsmasq-base bind9-dnsutils nginx libnginx-mod-stream mariadb-server mariadb-client
+  exim4-daemon-light)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -27,15 +29,18 @@ echo "installing: ${missing[*]}"
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 
-# The tests and benchmarks run their own nginx, haproxy, PostgreSQL, Redis
-# and OpenSSH server instances (own configuration, ports and pid files).
+# The tests and benchmarks run their own nginx, haproxy, PostgreSQL, Redis,
+# OpenSSH, MariaDB and Exim server instances (own configuration, ports and
+# pid files).
 # Where the package manager may start services (no policy-rc.d refusing
 # it), installing them leaves system ones running on the well-known ports:
 # stop and disable the ones just installed. (dnsmasq-base has no service.)
-for pkg in nginx haproxy postgresql redis-server openssh-server; do
+for pkg in nginx haproxy postgresql redis-server openssh-server mariadb-server exim4-daemon-light; do
   [[ " ${missing[*]} " == *" $pkg "* ]] || continue
   case $pkg in
     openssh-server) services=(ssh ssh.socket) ;;
+    mariadb-server) services=(mariadb) ;;
+    exim4-daemon-light) services=(exim4) ;;
     *) services=("$pkg") ;;
   esac
   for svc in "${services[@]}"; do

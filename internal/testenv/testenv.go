@@ -60,11 +60,14 @@ func RepoRoot(t testing.TB) string {
 
 // Proc is a running process whose output is kept for assertions.
 type Proc struct {
-	t    testing.TB
-	Cmd  *exec.Cmd
-	out  Buffer
-	done chan struct{}
-	err  error
+	t   testing.TB
+	Cmd *exec.Cmd
+	// StopSignal is what Stop sends first (default SIGINT); set it before
+	// the test ends for a daemon that ignores SIGINT (mariadbd, Exim).
+	StopSignal os.Signal
+	out        Buffer
+	done       chan struct{}
+	err        error
 }
 
 // Start runs name with args in dir; the process is killed at test cleanup.
@@ -97,7 +100,11 @@ func (p *Proc) Stop() {
 		return
 	default:
 	}
-	p.Cmd.Process.Signal(os.Interrupt)
+	sig := p.StopSignal
+	if sig == nil {
+		sig = os.Interrupt
+	}
+	p.Cmd.Process.Signal(sig)
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +27,8 @@ import (
 const (
 	secretPassword = "hunter2-s3cret"
 	secretToken    = "tok-9f8e7d6c5b4a"
+	mysqlUser      = "shop"
+	smtpUser       = "orders@shop.test"
 )
 
 // writeCert writes a self-signed server certificate and key (cert.pem,
@@ -225,4 +228,96 @@ func dnsServer(t *testing.T, pod *testenv.Pod, name, addr string) {
 		"--pid-file=", "--port=53", "--log-queries", "--address=/"+name+"/"+addr)
 	// It binds its sockets before it logs this.
 	waitOutput(t, p, "dnsmasq", "started, version")
+}
+
+// systemUser looks up the account a Debian package runs its daemon as.
+func systemUser(t *testing.T, name, pkg string) testenv.Cred {
+	t.Helper()
+	u, err := user.Lookup(name)
+	if err != nil {
+		testenv.Skip(t, "no %s user (Debian package %s)", name, pkg)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return testenv.Cred{UID: uint32(uid), GID: uint32(gid)}
+}
+
+// mariadbServer initialises a data directory of its own and runs MariaDB
+// on port 3306 of pod as the mysql user, with TLS available and a user
+// mysqlUser whose password is secretPassword.
+func mariadbServer(t *testing.T, pod *testenv.Pod) {
+	t.Helper()
+	mariadbd := sbin(t, "mariadbd", "mariadb-server")
+	testenv.RequireTool(t, "mariadb-install-db")
+	cred := systemUser(t, "mysql", "mariadb-server")
+	dir := testenv.UserDir(t, cred)
+	data := filepath.Join(dir, "data")
+	if out, err := exec.Command("mariadb-install-db", "--no-defaults", "--user=mysql", "--datadir="+data,
+		"--auth-root-authentication-method=socket", "--skip-test-db").CombinedOutput(); err != nil {
+		t.Fatalf("mariadb-install-db: %v\n%s", err, out)
+	}
+	initSQL := filepath.Join(dir, "init.sql")
+	sql := fmt.Sprintf("CREATE USER %s@'%%' IDENTIFIED BY '%s';\n", mysqlUser, secretPassword)
+	if err := os.WriteFile(initSQL, []byte(sql), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cert, key := writeCert(t, dir, int(cred.UID), int(cred.GID))
+	p := pod.StartAs(t, cred, dir, mariadbd, "--no-defaults", "--datadir="+data, "--socket="+filepath.Join(dir, "sock"),
+		"--pid-file="+filepath.Join(dir, "pid"), "--port=3306", "--bind-address=0.0.0.0", "--skip-name-resolve",
+		"--init-file="+initSQL, "--ssl-cert="+cert, "--ssl-key="+key, "--innodb-flush-log-at-trx-commit=0")
+	p.StopSignal = syscall.SIGTERM // it ignores SIGINT
+	waitOutput(t, p, "mariadbd", "ready for connections")
+}
+
+// eximServer runs Exim on port 25 of pod in the foreground, with a
+// configuration, spool and logs of its own: it offers STARTTLS and AUTH
+// PLAIN (accepting smtpUser with secretPassword) with or without TLS, and
+// refuses every recipient.
+func eximServer(t *testing.T, pod *testenv.Pod) {
+	t.Helper()
+	exim := sbin(t, "exim4", "exim4-daemon-light")
+	cred := systemUser(t, "Debian-exim", "exim4-daemon-light")
+	dir := testenv.UserDir(t, cred) // Exim writes its logs and spool as its user
+	cert, key := writeCert(t, dir, int(cred.UID), int(cred.GID))
+	// No ident (RFC 1413) callback: it would be a connection of its own.
+	conf := fmt.Sprintf(`keep_environment =
+primary_hostname = server.test
+daemon_smtp_ports = 25
+local_interfaces = <; 0.0.0.0
+exim_user = Debian-exim
+exim_group = Debian-exim
+spool_directory = %[1]s/spool
+log_file_path = %[1]s/%%slog
+rfc1413_hosts =
+tls_advertise_hosts = *
+tls_certificate = %[2]s
+tls_privatekey = %[3]s
+auth_advertise_hosts = *
+acl_smtp_rcpt = refuse
+begin acl
+refuse:
+  deny
+begin authenticators
+plain:
+  driver = plaintext
+  public_name = PLAIN
+  server_prompts = :
+  server_condition = ${if and{{eq{$auth2}{%[4]s}}{eq{$auth3}{%[5]s}}}}
+  server_set_id = $auth2
+`, dir, cert, key, smtpUser, secretPassword)
+	config := filepath.Join(dir, "exim.conf")
+	// Exim refuses a configuration others may write.
+	if err := os.WriteFile(config, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := pod.Start(t, dir, exim, "-C", config, "-bdf")
+	p.StopSignal = syscall.SIGTERM // it ignores SIGINT
+	mainlog := filepath.Join(dir, "mainlog")
+	testenv.Eventually(t, 30*time.Second, "Exim listening", func() bool {
+		if p.Exited() {
+			t.Fatalf("exim exited: %s", p.Output())
+		}
+		b, _ := os.ReadFile(mainlog)
+		return strings.Contains(string(b), "listening for SMTP on")
+	})
 }

@@ -86,6 +86,8 @@ func tsharkWords(v capture.Verdict) []string {
 		words = append(words, "SSHv2")
 	case capture.ProtoDNS:
 		words = append(words, "DNS")
+	case capture.ProtoSMTP:
+		words = append(words, "SMTP")
 	}
 	if v.TLS != nil && v.TLS.Version != "" {
 		words = append(words, "TLSv"+strings.TrimPrefix(v.TLS.Version, "TLS "))
