@@ -34,8 +34,9 @@ func (g *Gateway) meshClient(b config.Backend, protocol string) *tls.Config {
 	return c
 }
 
-// dialMesh connects to a mesh backend and completes the mTLS handshake.
-func dialMesh(ctx context.Context, addr string, cfg *tls.Config) (*tls.Conn, error) {
+// dialTLS connects to a backend and completes the handshake of cfg: mesh
+// mTLS, or a reencrypt backend's TLS.
+func dialTLS(ctx context.Context, addr string, cfg *tls.Config) (*tls.Conn, error) {
 	raw, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -55,7 +56,7 @@ func (g *Gateway) meshTransport(b config.Backend) *http.Transport {
 	cfg := g.meshClient(b, b.Protocol)
 	t := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return dialMesh(ctx, b.Address, cfg)
+			return dialTLS(ctx, b.Address, cfg)
 		},
 		MaxIdleConnsPerHost: maxIdlePerBackend,
 		IdleConnTimeout:     backendIdle,
@@ -67,12 +68,18 @@ func (g *Gateway) meshTransport(b config.Backend) *http.Transport {
 	return t
 }
 
-// tlsTransport originates TLS to a reencrypt backend, verified against its
-// CA for its server name; nothing here can turn verification off.
+// backendTLS is the TLS of a reencrypt backend, verified against its CA
+// for its server name; nothing here can turn verification off.
+func backendTLS(b config.Backend, roots *x509.CertPool) *tls.Config {
+	return &tls.Config{RootCAs: roots, ServerName: b.ServerName, MinVersion: tls.VersionTLS12}
+}
+
+// tlsTransport originates TLS to a reencrypt backend (HTTP/2 when it
+// offers it).
 func tlsTransport(b config.Backend, roots *x509.CertPool) *http.Transport {
 	return &http.Transport{
 		DialContext:         dialer.DialContext,
-		TLSClientConfig:     &tls.Config{RootCAs: roots, ServerName: b.ServerName, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:     backendTLS(b, roots),
 		TLSHandshakeTimeout: 10 * time.Second,
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: maxIdlePerBackend,

@@ -96,11 +96,14 @@ func (g *Gateway) buildRoute(rc config.Route, listenerName string, clientCAs *x5
 				return nil, fmt.Errorf("backend.ca_file: %w", err)
 			}
 			b.transport = tlsTransport(bc, roots)
+			fast := backendTLS(bc, roots)
+			fast.NextProtos = []string{"http/1.1"} // the fast path speaks HTTP/1.1
+			b.pool = newBackendPool(bc.Address, fast, g.handshake)
 			b.proxy = g.reverseProxy(r, &url.URL{Scheme: "https", Host: bc.Address}, b.transport)
 		} else {
 			b.transport = g.meshTransport(bc)
 			if bc.Protocol == config.HTTP1 {
-				b.pool = newMeshPool(bc.Address, g.meshClient(bc, bc.Protocol), g.handshake)
+				b.pool = newBackendPool(bc.Address, g.meshClient(bc, bc.Protocol), g.handshake)
 			}
 			b.proxy = g.reverseProxy(r, &url.URL{Scheme: "http", Host: bc.Address}, b.transport)
 		}

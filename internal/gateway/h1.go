@@ -17,14 +17,15 @@ import (
 
 // The fast path of HTTP/1.1 on terminate routes. The common request, a
 // head that passes l7's strict checks with a Content-Length body or none,
-// goes to a mesh backend as read, less the hop-by-hop and forwarding
-// headers and plus the gateway's own, over a pooled mesh connection, in
-// the client connection's goroutine; its response comes back the same way.
+// goes to the backend as read, less the hop-by-hop and forwarding headers
+// and plus the gateway's own, over a pooled connection (mesh mTLS, or a
+// reencrypt backend's TLS speaking HTTP/1.1), in the client connection's
+// goroutine; its response comes back the same way.
 // net/http's server, reverse proxy and transport cost most of what the
 // gateway spent per request (two goroutine hand-offs, a parse and a
 // re-serialisation each way), and bought nothing for such a request. At the
 // first request that takes more (a chunked body, an upgrade, Expect, an
-// escaped path, HTTP/1.0, a reencrypt or HTTP/2 backend), the connection
+// escaped path, HTTP/1.0, a backend speaking HTTP/2), the connection
 // goes to net/http for the rest of its life, with what was already read.
 
 var (
@@ -88,7 +89,7 @@ func (g *Gateway) serveH1(c net.Conn, cs *conn) error {
 		x.client = h.fw.client
 		b, a := h.choose(head, &x)
 		if b != nil && b.pool == nil {
-			return h.handOff() // reencrypt, or HTTP/2 to the backend
+			return h.handOff() // HTTP/2 to the backend
 		}
 		keep, err := h.serve(head, b, a, &x)
 		// Reported before the response's last bytes go out, so a client
@@ -187,7 +188,7 @@ func (h *h1conn) forward(head l7.RequestHead, b *backend, x *exchange) (keep boo
 // resp means only net/http can frame it (l7.ErrNeedsParse, or HTTP/1.0).
 // The client's head stays in its reader until the response comes, so that
 // it can be sent again.
-func (h *h1conn) send(mc *meshConn, head l7.RequestHead) (resp l7.ResponseHead, readErr, err error) {
+func (h *h1conn) send(mc *pooledConn, head l7.RequestHead) (resp l7.ResponseHead, readErr, err error) {
 	h.writeRequestHead(mc.bw, head)
 	if head.BodyLen > 0 {
 		h.br.Discard(head.Len)
@@ -219,7 +220,7 @@ func (h *h1conn) discard(head l7.RequestHead) {
 }
 
 // respond passes the response on to the client, interim ones first.
-func (h *h1conn) respond(mc *meshConn, b *backend, head l7.RequestHead, resp l7.ResponseHead, x *exchange) (keep bool, err error) {
+func (h *h1conn) respond(mc *pooledConn, b *backend, head l7.RequestHead, resp l7.ResponseHead, x *exchange) (keep bool, err error) {
 	w := h.writer()
 	closing := head.Close || h.cs.listener.http.shuttingDown()
 	for resp.Status != 0 && resp.Status < 200 { // interim responses go out at once
@@ -265,7 +266,7 @@ func (h *h1conn) respond(mc *meshConn, b *backend, head l7.RequestHead, resp l7.
 // respondParsed passes on a response only net/http can frame (chunked,
 // ending at close, HTTP/1.0), flushing as the backend sends, so streams
 // are not held back. The backend connection is not reused after it.
-func (h *h1conn) respondParsed(mc *meshConn, w *bufio.Writer, head l7.RequestHead, x *exchange, closing bool) (keep bool, err error) {
+func (h *h1conn) respondParsed(mc *pooledConn, w *bufio.Writer, head l7.RequestHead, x *exchange, closing bool) (keep bool, err error) {
 	resp, err := http.ReadResponse(mc.br, &http.Request{Method: head.Method})
 	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
 		resp.Body.Close()

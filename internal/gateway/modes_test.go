@@ -122,7 +122,6 @@ func TestReencrypt(t *testing.T) {
 		route("legacy.example.com", good, "legacy.internal") +
 		route("wrongca.example.com", wrong, "legacy.internal") +
 		route("wrongname.example.com", good, "other.internal"))
-	c := e.client(g.addr("https"), true, nil)
 	tests := []struct {
 		host   string
 		status int
@@ -132,22 +131,28 @@ func TestReencrypt(t *testing.T) {
 		{"wrongca.example.com", 502, "certificate signed by unknown authority"},
 		{"wrongname.example.com", 502, "other.internal"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.host, func(t *testing.T) {
-			resp, body := get(t, c, "https://"+tt.host+"/x")
-			if resp.StatusCode != tt.status {
-				t.Fatalf("status %d %q, want %d", resp.StatusCode, body, tt.status)
-			}
-			if tt.status == 200 {
-				if !strings.HasPrefix(body, "legacy HTTP/2.0 /x host=legacy.example.com xff=127.0.0.1 proto=https") {
-					t.Errorf("backend saw %q", body)
+	// HTTP/2 clients go through net/http (HTTP/2 to the backend, which
+	// offers it); HTTP/1.1 clients take the fast path (HTTP/1.1 to it).
+	for _, h2 := range []bool{true, false} {
+		c := e.client(g.addr("https"), h2, nil)
+		proto := map[bool]string{true: "HTTP/2.0", false: "HTTP/1.1"}[h2]
+		for _, tt := range tests {
+			t.Run(tt.host+" "+proto, func(t *testing.T) {
+				resp, body := get(t, c, "https://"+tt.host+"/x")
+				if resp.StatusCode != tt.status {
+					t.Fatalf("status %d %q, want %d", resp.StatusCode, body, tt.status)
 				}
-				return
-			}
-			line := g.waitLine(t, "http request", func(l map[string]any) bool { return l["route"] == tt.host })
-			if r, _ := line["reason"].(string); !strings.Contains(r, tt.reason) {
-				t.Errorf("reason %q lacks %q", r, tt.reason)
-			}
-		})
+				if tt.status == 200 {
+					if !strings.HasPrefix(body, "legacy "+proto+" /x host=legacy.example.com xff=127.0.0.1 proto=https") {
+						t.Errorf("backend saw %q", body)
+					}
+					return
+				}
+				line := g.waitLine(t, "http request", func(l map[string]any) bool { return l["route"] == tt.host && l["proto"] == proto })
+				if r, _ := line["reason"].(string); !strings.Contains(r, tt.reason) {
+					t.Errorf("reason %q lacks %q", r, tt.reason)
+				}
+			})
+		}
 	}
 }

@@ -247,7 +247,7 @@ func (g *Gateway) passthrough(ctx context.Context, c net.Conn, cs *conn) (*proxy
 	if b.cfg.Address == "" {
 		return nil, refuse(ResultBackend, errors.New("the route's backend did not resolve; see the route's status"))
 	}
-	up, err := dialMesh(ctx, b.cfg.Address, b.mesh)
+	up, err := dialTLS(ctx, b.cfg.Address, b.mesh)
 	if err != nil {
 		return nil, refuse(ResultBackend, fmt.Errorf("backend %s: %w", b.cfg.Address, err))
 	}

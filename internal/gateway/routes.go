@@ -29,7 +29,7 @@ type backend struct {
 	cfg       config.Backend
 	proxy     *httputil.ReverseProxy // terminate and reencrypt
 	transport *http.Transport        // under proxy
-	pool      *meshPool              // the fast path's, to HTTP/1.1 mesh backends
+	pool      *backendPool           // the fast path's: HTTP/1.1 mesh backends, reencrypt backends
 	mesh      *tls.Config            // passthrough: the mesh client side
 }
 

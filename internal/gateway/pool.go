@@ -10,22 +10,23 @@ import (
 	"github.com/hopseal/hopseal/internal/telemetry"
 )
 
-// meshPool keeps the fast path's (h1.go) connections to one mesh backend
-// open between requests, as http.Transport does for net/http's path: mesh
-// mTLS is set up once per connection, not per request.
-type meshPool struct {
+// backendPool keeps the fast path's (h1.go) connections to one backend open
+// between requests, as http.Transport does for net/http's path: mesh mTLS,
+// or a reencrypt backend's TLS, is set up once per connection, not per
+// request.
+type backendPool struct {
 	addr    string
 	cfg     *tls.Config
 	timeout time.Duration // dial and handshake
 
 	mu     sync.Mutex
-	idle   []*meshConn // most recently used last
+	idle   []*pooledConn // most recently used last
 	closed bool
 }
 
-// meshConn is a mesh connection with its buffers, which it keeps while
+// pooledConn is a backend connection with its buffers, which it keeps while
 // idle: at most maxIdlePerBackend per backend.
-type meshConn struct {
+type pooledConn struct {
 	tc            *tls.Conn
 	br            *bufio.Reader
 	bw            *bufio.Writer
@@ -35,16 +36,16 @@ type meshConn struct {
 }
 
 const (
-	meshReaderSize = 16 << 10 // a response head must fit, or it takes net/http's way
-	meshWriterSize = 8 << 10
+	poolReaderSize = 16 << 10 // a response head must fit, or it takes net/http's way
+	poolWriterSize = 8 << 10
 )
 
-func newMeshPool(addr string, cfg *tls.Config, timeout time.Duration) *meshPool {
-	return &meshPool{addr: addr, cfg: cfg, timeout: timeout}
+func newBackendPool(addr string, cfg *tls.Config, timeout time.Duration) *backendPool {
+	return &backendPool{addr: addr, cfg: cfg, timeout: timeout}
 }
 
 // get returns an idle connection, or a new one: reused says which.
-func (p *meshPool) get() (mc *meshConn, reused bool, err error) {
+func (p *backendPool) get() (mc *pooledConn, reused bool, err error) {
 	now := time.Now()
 	p.mu.Lock()
 	for len(p.idle) > 0 && mc == nil {
@@ -61,11 +62,11 @@ func (p *meshPool) get() (mc *meshConn, reused bool, err error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
-	tc, err := dialMesh(ctx, p.addr, p.cfg)
+	tc, err := dialTLS(ctx, p.addr, p.cfg)
 	if err != nil {
 		return nil, false, err
 	}
-	mc = &meshConn{tc: tc, br: bufio.NewReaderSize(tc, meshReaderSize), bw: bufio.NewWriterSize(tc, meshWriterSize)}
+	mc = &pooledConn{tc: tc, br: bufio.NewReaderSize(tc, poolReaderSize), bw: bufio.NewWriterSize(tc, poolWriterSize)}
 	mc.fresh = upstreamOf(tc)
 	r := *mc.fresh
 	r.Reused = true
@@ -74,7 +75,7 @@ func (p *meshPool) get() (mc *meshConn, reused bool, err error) {
 }
 
 // upstream describes mc for the request that uses it now.
-func (mc *meshConn) upstream() *telemetry.Upstream {
+func (mc *pooledConn) upstream() *telemetry.Upstream {
 	if mc.used {
 		return mc.reused
 	}
@@ -84,7 +85,7 @@ func (mc *meshConn) upstream() *telemetry.Upstream {
 
 // put keeps mc for the next request, or closes it when the pool is full or
 // closed.
-func (p *meshPool) put(mc *meshConn) {
+func (p *backendPool) put(mc *pooledConn) {
 	mc.since = time.Now()
 	p.mu.Lock()
 	if !p.closed && len(p.idle) < maxIdlePerBackend {
@@ -98,7 +99,7 @@ func (p *meshPool) put(mc *meshConn) {
 }
 
 // close closes the idle connections and those put back from now on.
-func (p *meshPool) close() {
+func (p *backendPool) close() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle, p.closed = nil, true
