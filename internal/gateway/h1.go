@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -35,14 +36,15 @@ var (
 
 // h1conn is a client connection on the fast path.
 type h1conn struct {
-	g   *Gateway
-	cs  *conn
-	c   net.Conn // the public TLS connection
-	in  waitReader
-	br  *bufio.Reader // pooled while a request is read
-	w   *bufio.Writer // pooled while a response is written
-	xff string        // the connection's client address, for X-Forwarded-For
-	rt  *route        // the route of the request being served, or nil
+	g      *Gateway
+	cs     *conn
+	c      net.Conn // the public TLS connection
+	in     waitReader
+	br     *bufio.Reader // pooled while a request is read
+	w      *bufio.Writer // pooled while a response is written
+	xff    string        // the connection's client address, for X-Forwarded-For
+	client string        // and as logs name it (with its port)
+	rt     *route        // the route of the request being served, or nil
 	// From a trusted forwarder: the request's own X-Forwarded-For and
 	// -Proto, and what it forwards.
 	trust   bool
@@ -53,7 +55,7 @@ type h1conn struct {
 
 // serveH1 serves c until it ends, on the fast path while it can.
 func (g *Gateway) serveH1(c net.Conn, cs *conn) error {
-	h := &h1conn{g: g, cs: cs, c: c, in: waitReader{replayConn: replayConn{Conn: c}}, xff: clientIP(cs.client), trust: cs.trusts()}
+	h := &h1conn{g: g, cs: cs, c: c, in: waitReader{replayConn: replayConn{Conn: c}}, xff: clientIP(cs.client), client: addrString(cs.client), trust: cs.trusts()}
 	feed := cs.listener.http
 	defer h.release()
 	defer h.flush()
@@ -86,7 +88,7 @@ func (g *Gateway) serveH1(c net.Conn, cs *conn) error {
 			return h.handOff()
 		}
 		h.fw = cs.forwarded(h.xff, h.trust, h.xffIn, h.protoIn)
-		x.client = h.fw.client
+		x.client = cmp.Or(h.fw.client, h.client)
 		b, a := h.choose(head, &x)
 		if b != nil && b.pool == nil {
 			return h.handOff() // HTTP/2 to the backend

@@ -126,7 +126,7 @@ func (g *Gateway) servedBy(host string) string {
 // metrics and /connections report it.
 type exchange struct {
 	route, dest               string
-	client                    string // "" when it is the connection's client
+	client                    string // the one a trusted forwarder named; "": the connection's
 	proto, method, host, path string
 	status                    int
 	reason                    string
@@ -144,18 +144,12 @@ func (x *exchange) from(r *http.Request, rec *recorder) *exchange {
 	return x
 }
 
-// clientOf is the request's client: the one a trusted forwarder named,
-// else the connection's.
-func (x *exchange) clientOf(cs *conn) string {
-	if x.client != "" {
-		return x.client
-	}
-	return addrString(cs.client)
-}
-
 // finishRequest logs, counts and lists one finished HTTP exchange.
 func (g *Gateway) finishRequest(cs *conn, x *exchange) {
 	d := time.Since(x.start)
+	if x.client == "" {
+		x.client = addrString(cs.client)
+	}
 	g.events.Request(x.route, x.status, d)
 	level := slog.LevelInfo
 	if x.status >= 500 {
@@ -164,7 +158,7 @@ func (g *Gateway) finishRequest(cs *conn, x *exchange) {
 	attrs := []slog.Attr{
 		slog.String("listener", cs.listener.cfg.Name),
 		slog.String("route", x.route),
-		slog.String("client", x.clientOf(cs)),
+		slog.String("client", x.client),
 		slog.String("proto", x.proto),
 		slog.String("method", x.method),
 		slog.String("host", x.host),

@@ -81,7 +81,7 @@ func (g *Gateway) endConn(cs *conn, up, down int64, err error) {
 func (g *Gateway) recordRequest(cs *conn, x *exchange, d time.Duration) {
 	out := telemetry.Record{
 		Kind: telemetry.KindRequest, Start: x.start, DurationMS: float64(d.Microseconds()) / 1000,
-		Listener: cs.listener.cfg.Name, Mode: cs.mode(), Route: x.route, Client: x.clientOf(cs),
+		Listener: cs.listener.cfg.Name, Mode: cs.mode(), Route: x.route, Client: x.client,
 		Destination: x.dest, Conn: cs.recID, Method: x.method, Host: x.host, Path: x.path,
 		Status: x.status, Reason: x.reason, Protocol: x.proto, Upstream: x.upstream,
 	}
